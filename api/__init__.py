@@ -1,0 +1,1 @@
+"""API: the OGC API Records server (pygeoapi + our provider), the CLI."""

@@ -1,0 +1,186 @@
+"""``terracat``: the command line of the catalogue.
+
+Exit codes: 0 success; 1 a harvest failed (the others still ran); 2 the config or the command line is
+wrong (the message names the file, line and key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from api import settings as config
+from catalogue.store import Store, open_store
+from harvester.ledger import Ledger
+from harvester.run import HarvestRun, Progress, RunSummary
+from harvester.source import Source
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo" / "terracat.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.command(args))
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="terracat", description="Data Terra federated metadata catalogue")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harvest does")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command=func)
+        return sub
+
+    default_config = os.environ.get("TERRACAT_CONFIG", config.DEFAULT_CONFIG)
+    sub = command(
+        "check-config", _check_config, "validate a config file (exit 0, or 2 with file:line: reason)"
+    )
+    sub.add_argument("file", nargs="?", default=default_config)
+
+    sub = command("harvest", _harvest, "harvest the configured sources (all enabled ones when none is named)")
+    sub.add_argument("--config", default=default_config)
+    sub.add_argument("sources", nargs="*", metavar="SOURCE_ID")
+
+    sub = command("serve", _serve, "serve the catalogue as OGC API - Records")
+    sub.add_argument("--config", default=default_config)
+    _server_options(sub)
+
+    sub = command("demo", _demo, "harvest the bundled demo sources, then serve the catalogue")
+    sub.add_argument("--config", default=str(DEMO_CONFIG))
+    _server_options(sub)
+
+    sub = command("sources", _sources, "list the configured sources with their indexed record counts")
+    sub.add_argument("--config", default=default_config)
+
+    sub = command("runs", _runs, "show the latest harvest runs")
+    sub.add_argument("--config", default=default_config)
+    sub.add_argument("source", nargs="?", metavar="SOURCE_ID")
+    sub.add_argument("--limit", type=int, default=10)
+    return parser
+
+
+def _server_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--host", help="address to listen on (default: server.host in the config)")
+    sub.add_argument("--port", type=int, help="port to listen on (default: server.port in the config)")
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = config.load(args.file)
+    print(
+        f"{args.file}: OK ({len(settings.sources)} sources, store {settings.store.get('backend', 'sqlite')})"
+    )
+    return 0
+
+
+def _harvest(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    sources = (
+        [settings.source(s) for s in args.sources]
+        if args.sources
+        else [s for s in settings.sources if s.enabled]
+    )
+    summaries = harvest(settings, sources)
+    return 0 if all(s.status == "succeeded" for s in summaries) else 1
+
+
+def harvest(settings: config.Settings, sources: list[Source]) -> list[RunSummary]:
+    """Harvest sources one after the other, printing one summary line per source."""
+    summaries = []
+    with open_store(settings.store) as store:
+        ledger = Ledger(settings.harvest.ledger)
+        try:
+            for source in sources:
+                summary = _run_one(source, store, ledger, settings.harvest.batch_size)
+                print(summary.line(), flush=True)
+                summaries.append(summary)
+        finally:
+            ledger.close()
+    return summaries
+
+
+def _run_one(source: Source, store: Store, ledger: Ledger, batch_size: int) -> RunSummary:
+    if not sys.stderr.isatty():
+        return HarvestRun(source, store, ledger, batch_size=batch_size).execute()
+    from tqdm import tqdm
+
+    with tqdm(desc=source.id, unit=" records", file=sys.stderr, leave=False) as bar:
+
+        def progress(received: int, matched: int | None) -> None:
+            bar.total = matched
+            bar.update(received - bar.n)
+
+        reporter: Progress = progress
+        return HarvestRun(source, store, ledger, batch_size=batch_size, progress=reporter).execute()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    _start_server(settings, args)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    summaries = harvest(settings, [s for s in settings.sources if s.enabled])
+    with open_store(settings.store) as store:
+        total = store.count()
+    added = sum(s.counts["added"] + s.counts["updated"] for s in summaries)
+    print(f"Harvested {added} new or changed records; the catalogue holds {total} records.", flush=True)
+    _start_server(settings, args)
+    return 0
+
+
+def _start_server(settings: config.Settings, args: argparse.Namespace) -> None:
+    from api.server import serve
+
+    host = args.host or settings.server.host
+    port = args.port or int(os.environ.get("TERRACAT_PORT", settings.server.port))
+    serve(settings.store, host=host, port=port, public_url=settings.server.url)
+
+
+def _sources(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    with open_store(settings.store) as store:
+        for s in settings.sources:
+            where = s.url or s.path
+            state = "" if s.enabled else " (disabled)"
+            print(f"{s.id}\t{s.pole}\t{s.protocol}/{s.format}\t{store.count(s.id)} records\t{where}{state}")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    if args.source:
+        settings.source(args.source)
+    ledger = Ledger(settings.harvest.ledger)
+    try:
+        for run in ledger.runs(args.source, limit=args.limit):
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
+            error = f" error: {run.error}" if run.error else ""
+            print(
+                f"#{run.id} {run.source_id} {run.started} {run.status} matched={run.matched} {counts}{error}"
+            )
+    finally:
+        ledger.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""pygeoapi record provider over our ``Store``: OGC API - Records items and item from the index.
+
+Configured as a pygeoapi provider::
+
+    providers:
+      - type: record
+        name: api.provider.TerracatProvider
+        data: {backend: sqlite, path: var/catalogue.db}   # store settings, or just a SQLite path
+        id_field: id
+        title_field: title
+        filter: {pole: ODATIS}                   # optional: a fixed filter, for per-pole collections
+        collection_url: https://host/collections/odatis    # optional: per-record rel=collection link
+
+What pygeoapi hands over (0.21, ``api/itemtypes.py``) and what we make of it:
+
+- ``bbox``: a list of floats (``[]`` when absent), ``datetime_``: the raw string, ``q``: the raw
+  string, ``limit``/``offset``: ints already range-checked by pygeoapi; all are re-read with our
+  ``catalogue.query`` parsers so that the API and the store agree on one meaning, and any
+  ``QueryError`` becomes ``ProviderInvalidQueryError`` (HTTP 400, never 500).
+- ``sortby``: ``[{"property", "order": "+"|"-"}]``, already checked against ``fields``; so the sort
+  keys that are not record properties (``start``, ``end``) must be fields too. ``properties`` (the
+  provider's advertised list) is set to the queryables alone, which keeps them out of
+  ``/queryables`` and the OpenAPI document.
+- ``properties``: ``[(name, value)]`` for every request parameter naming a field, and with
+  ``include_extra_query_parameters`` (which we set) every other non-reserved one, so that ``ids``
+  reaches us. Values are comma-separated alternatives. Parameters we do not know are ignored, as
+  pygeoapi does; a queryable we cannot test for equality (``title=...``) is a 400.
+- ``filterq``: a parsed CQL2 filter; our query model has no filter yet, so it is refused (400).
+
+pygeoapi builds a provider per request, so stores are opened once per process and shared (the SQLite
+store keeps one connection per thread).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderConnectionError,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+)
+
+from catalogue.geojson import to_geojson
+from catalogue.query import (
+    SORTABLES,
+    Query,
+    QueryError,
+    parse_bbox,
+    parse_datetime,
+    parse_limit,
+    parse_offset,
+    parse_q,
+    parse_sortby,
+)
+from catalogue.record import Record
+from catalogue.store import SearchResult, Store, open_store
+
+Json = dict[str, Any]
+
+_DATE = {"type": "string", "format": "date-time"}
+
+# Record properties a client may name in queries: /queryables, ``properties=``, ``name=value``.
+QUERYABLES: dict[str, Json] = {
+    "id": {"type": "string", "description": "record id"},
+    "title": {"type": "string", "description": "title in the record's main language"},
+    "description": {"type": "string", "description": "abstract in the record's main language"},
+    "keywords": {"type": "string", "description": "keywords as the source wrote them"},
+    "type": {"type": "string", "description": "resource type (dataset, series, service, ...)"},
+    "pole": {"type": "string", "description": "Data Terra pole (AERIS, ForM@Ter, ODATIS, THEIA)"},
+    "source": {"type": "string", "description": "harvest source id"},
+    "language": {"type": "string", "description": "language of the resource (ISO 639-1)"},
+    "created": {**_DATE, "description": "resource creation date"},
+    "updated": {**_DATE, "description": "metadata date stamp"},
+}
+
+# Sort keys that are not record properties: fields for pygeoapi's sortby check, not queryables.
+_SORT_ONLY: dict[str, Json] = {
+    name: {**_DATE, "description": SORTABLES[name]} for name in SORTABLES if name not in QUERYABLES
+}
+
+
+def _record_values(record: Record) -> dict[str, str | None]:
+    """The values of a record a fixed collection filter tests (``FIXED_FILTERS``)."""
+    return {
+        "type": record.resource_type,
+        "pole": record.pole,
+        "source": record.source_id,
+        "language": record.language,
+    }
+
+
+# Request parameter -> where it goes in ``Query``: ``ids``, ``types`` or a ``Query.properties`` key.
+_EQUALITY = {
+    "id": "ids",
+    "ids": "ids",
+    "type": "types",
+    "pole": "pole",
+    "source": "source",
+    "language": "language",
+}
+# Parameters a fixed collection filter may set.
+FIXED_FILTERS = ("type", "pole", "source", "language")
+# OGC parameters our query model cannot express yet: refused rather than silently ignored.
+_UNSUPPORTED = {"externalIds": "externalIds is not supported by this catalogue yet"}
+
+
+class TerracatProvider(BaseProvider):
+    """An OGC API Records collection backed by the catalogue ``Store``, optionally restricted by a
+    fixed filter (one collection per pole)."""
+
+    def __init__(self, provider_def: Json) -> None:
+        super().__init__(provider_def)
+        self.store_settings = store_settings(provider_def["data"])
+        self.fixed = _fixed_filter(provider_def.get("filter") or {})
+        self.collection_url = provider_def.get("collection_url")
+        self.id_field = self.id_field or "id"
+        self.title_field = self.title_field or "title"
+        self.properties = self.properties or list(QUERYABLES)
+        self.include_extra_query_parameters = True
+        self._fields = self.get_fields()
+
+    def get_fields(self) -> dict[str, Json]:
+        """Queryables plus sort-only keys (fresh dicts: pygeoapi's OpenAPI generator edits them)."""
+        return {name: dict(spec) for name, spec in {**QUERYABLES, **_SORT_ONLY}.items()}
+
+    @property
+    def store(self) -> Store:
+        return shared_store(self.store_settings)
+
+    def query(
+        self,
+        offset: int = 0,
+        limit: int = 10,
+        resulttype: str = "results",
+        bbox: list[float] | None = None,
+        datetime_: str | None = None,
+        properties: list[tuple[str, str]] | None = None,
+        sortby: list[dict[str, str]] | None = None,
+        select_properties: list[str] | None = None,
+        skip_geometry: bool = False,
+        q: str | None = None,
+        filterq: object = None,
+        **kwargs: Any,
+    ) -> Json:
+        """One page of records as a GeoJSON FeatureCollection with ``numberMatched``."""
+        if filterq is not None:
+            raise ProviderInvalidQueryError(user_msg="filter (CQL2) is not supported by this catalogue yet")
+        if resulttype not in ("results", "hits"):
+            raise ProviderInvalidQueryError(user_msg=f"resulttype must be results or hits: {resulttype!r}")
+        try:
+            query = build_query(
+                offset=offset,
+                limit=limit,
+                bbox=bbox or [],
+                datetime_=datetime_,
+                properties=properties or [],
+                sortby=sortby or [],
+                q=q,
+                fixed=self.fixed,
+            )
+            if query is None:
+                return _collection([], 0)
+            if resulttype == "hits":  # the count only: one record is the least every backend accepts
+                query = msgspec.structs.replace(query, limit=1, offset=0)
+            result = self._search(query)
+        except QueryError as err:
+            raise ProviderInvalidQueryError(user_msg=str(err)) from err
+        if resulttype == "hits":
+            return _collection([], result.matched)
+        features = [self._feature(r, select_properties or [], skip_geometry) for r in result.records]
+        return _collection(features, result.matched)
+
+    def get(self, identifier: str, **kwargs: Any) -> Json:
+        """One record; a record outside this collection's fixed filter is as absent as a missing one."""
+        try:
+            record = self.store.get(identifier)
+        except Exception as err:  # a broken store is a server error whatever the backend raises
+            raise ProviderConnectionError(user_msg="the catalogue index is unavailable") from err
+        if record is None or not self._in_collection(record):
+            raise ProviderItemNotFoundError(user_msg=f"no record {identifier!r} in this collection")
+        return to_geojson(record)
+
+    def _search(self, query: Query) -> SearchResult:
+        try:
+            return self.store.search(query)
+        except QueryError:
+            raise
+        except Exception as err:
+            raise ProviderConnectionError(user_msg="the catalogue index is unavailable") from err
+
+    def _in_collection(self, record: Record) -> bool:
+        values = _record_values(record)
+        return all(values[name] in accepted for name, accepted in self.fixed.items())
+
+    def _feature(self, record: Record, select: list[str], skip_geometry: bool) -> Json:
+        feature = to_geojson(record)
+        if select:
+            feature["properties"] = {k: v for k, v in feature["properties"].items() if k in select}
+        if skip_geometry:
+            feature["geometry"] = None
+        if self.collection_url:
+            feature["links"].extend(
+                [
+                    {
+                        "rel": "self",
+                        "type": "application/geo+json",
+                        "href": f"{self.collection_url}/items/{record.id}",
+                    },
+                    {"rel": "collection", "type": "application/json", "href": self.collection_url},
+                ]
+            )
+        return feature
+
+    def __repr__(self) -> str:
+        return f"<TerracatProvider> {self.store_settings} {self.fixed or ''}"
+
+
+def build_query(
+    *,
+    offset: int,
+    limit: int,
+    bbox: list[float],
+    datetime_: str | None,
+    properties: list[tuple[str, str]],
+    sortby: list[dict[str, str]],
+    q: str | None,
+    fixed: Mapping[str, list[str]],
+) -> Query | None:
+    """Our ``Query`` for pygeoapi's parsed arguments, or ``None`` when it can match nothing (the client
+    asked for a pole outside this collection's fixed filter). Raises ``QueryError``."""
+    wanted: dict[str, list[str]] = {}
+    for name, value in properties:
+        values = [v.strip() for v in str(value).split(",") if v.strip()]
+        target = _equality_target(name)
+        if target is None or not values:
+            continue
+        wanted[target] = [v for v in wanted[target] if v in values] if target in wanted else values
+    for name, accepted in fixed.items():
+        target = _EQUALITY[name]
+        wanted[target] = [v for v in wanted.get(target, accepted) if v in accepted]
+    if any(not values for values in wanted.values()):
+        return None
+    return Query(
+        q=parse_q(q),
+        bbox=parse_bbox(",".join(repr(float(c)) for c in bbox) if bbox else None),
+        time=parse_datetime(datetime_),
+        ids=wanted.pop("ids", []),
+        types=wanted.pop("types", []),
+        properties=wanted,
+        sortby=parse_sortby([f"{s.get('order', '+')}{s['property']}" for s in sortby]),
+        limit=parse_limit(limit),
+        offset=parse_offset(offset),
+    )
+
+
+def _equality_target(name: str) -> str | None:
+    """Where ``name=value`` goes in the query; ``None`` for a parameter we do not know (ignored)."""
+    if name in _UNSUPPORTED:
+        raise QueryError(_UNSUPPORTED[name])
+    if name in _EQUALITY:
+        return _EQUALITY[name]
+    if name in QUERYABLES or name in _SORT_ONLY:
+        raise QueryError(
+            f"{name} cannot be used as a filter parameter; search text with q, or filter by equality on"
+            f" {', '.join(sorted(set(_EQUALITY) - {'id'}))}"
+        )
+    return None
+
+
+def _fixed_filter(config: Mapping[str, str | list[str]]) -> dict[str, list[str]]:
+    """The provider's ``filter:`` as name -> accepted values; a bad one is a configuration error."""
+    fixed = {}
+    for name, value in config.items():
+        if name not in FIXED_FILTERS:
+            raise ValueError(f"provider filter on {name!r} is not possible; use {', '.join(FIXED_FILTERS)}")
+        fixed[name] = [value] if isinstance(value, str) else [str(v) for v in value]
+    return fixed
+
+
+def _collection(features: list[Json], matched: int) -> Json:
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+    }
+
+
+def store_settings(data: str | Mapping[str, Any]) -> dict[str, Any]:
+    """Store settings from the provider's ``data``: a settings mapping, or a SQLite file path."""
+    if isinstance(data, str):
+        return {"backend": "sqlite", "path": data}
+    return dict(data)
+
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def shared_store(settings: Mapping[str, Any]) -> Store:
+    """The process's one open store for ``settings`` (opened on first use)."""
+    key = json.dumps(settings, sort_keys=True, default=str)
+    with _stores_lock:
+        if key not in _stores:
+            _stores[key] = open_store(dict(settings))
+        return _stores[key]
+
+
+def close_stores() -> None:
+    """Close every store the providers opened (at server shutdown)."""
+    with _stores_lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()

@@ -1,0 +1,183 @@
+"""Reading ``terracat.yaml``: a bad config stops start-up naming the file, line, key and what to fix.
+
+YAML is composed into nodes first so every value keeps its line; the plain data is then converted to
+typed settings with msgspec (unknown keys refused, types checked, ``Source.__post_init__`` rules run) and
+any error is traced back to the line of the offending key. Relative paths in the file are relative to
+the file's own folder, so a config works whatever directory the command is run from.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from catalogue import store as store_registry
+from harvester.source import POLES, Source
+
+DEFAULT_CONFIG = "config/terracat.yaml"
+
+
+class ConfigError(Exception):
+    """A config problem: ``str()`` is ``FILE:LINE: key.path: what is wrong``."""
+
+    def __init__(self, file: Path, line: int | None, key: str, message: str):
+        self.file, self.line, self.key, self.message = file, line, key, message
+        where = f"{file}:{line}" if line else str(file)
+        super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
+
+
+class ServerSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 5000
+    url: str | None = None  # public base URL when behind a proxy; default http://host:port
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port: must be between 1 and 65535, got {self.port}")
+
+
+class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    ledger: str = "var/harvest.db"  # raw records, run history, per-record statuses
+    batch_size: int = 500  # records indexed per transaction
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 50_000:
+            raise ValueError(f"batch_size: must be between 1 and 50000, got {self.batch_size}")
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    store: dict[str, Any] = msgspec.field(
+        default_factory=lambda: {"backend": "sqlite", "path": "var/catalogue.db"}
+    )
+    server: ServerSettings = ServerSettings()
+    harvest: HarvestSettings = HarvestSettings()
+    sources: list[Source] = []
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        known = ", ".join(s.id for s in self.sources) or "none"
+        raise KeyError(f"no source {source_id!r} in the config (configured: {known})")
+
+
+def load(path: str | Path) -> Settings:
+    """Read and validate a config file; raises ``ConfigError`` on any problem."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, None, "", f"cannot read the config file: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigError(file, line, "", f"invalid YAML: {exc.problem}") from None
+    if node is None:
+        raise ConfigError(file, None, "", "the config file is empty")
+    lines: dict[tuple[Any, ...], int] = {}
+    data = _plain(node, (), lines)
+    if not isinstance(data, dict):
+        raise ConfigError(file, lines.get(()), "", "the config must be a mapping of sections")
+    try:
+        settings = msgspec.convert(data, Settings)
+    except msgspec.ValidationError as exc:
+        raise _located(file, lines, str(exc)) from None
+    _check(settings, file, lines)
+    return _resolve_paths(settings, file.parent.resolve())
+
+
+def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
+    """Python data for a YAML node, recording the line of every key path on the way."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(" ").construct_object(key_node)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _plain(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader(" ").construct_object(node)
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<field>[^`]+)`")
+_NAMED_KEY = re.compile(r"^(?P<key>[a-z_]+): ")
+_ALLOWED = {"pole": ", ".join(POLES)}
+
+
+def _located(file: Path, lines: dict[tuple[Any, ...], int], message: str) -> ConfigError:
+    """Turn msgspec's ``... - at `$.sources[0].page_size``` into file, line and key path."""
+    match = _MSGSPEC_PATH.search(message)
+    path: tuple[Any, ...] = ()
+    if match:
+        message = message[: match.start()]
+        for name, index in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]", match.group("path")):
+            path = (*path, name if name else int(index))
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        path = (*path, unknown.group("field"))
+        message = f"unknown key {unknown.group('field')!r} (check its spelling)"
+    named = _NAMED_KEY.match(message)
+    if named and (*path, named.group("key")) in lines:
+        # A rule in __post_init__ that names its key ("url: ..."): point at that key's line.
+        path = (*path, named.group("key"))
+        message = message[named.end() :]
+    if path and path[-1] in _ALLOWED:
+        message = f"{message} (allowed: {_ALLOWED[path[-1]]})"
+    return ConfigError(file, _line(lines, path), _dotted(path), message)
+
+
+def _line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _check(settings: Settings, file: Path, lines: dict[tuple[Any, ...], int]) -> None:
+    """Rules that span several keys."""
+    backend = settings.store.get("backend", "sqlite")
+    if backend not in store_registry.backends():
+        key = ("store", "backend")
+        known = ", ".join(store_registry.backends())
+        raise ConfigError(
+            file, _line(lines, key), _dotted(key), f"unknown backend {backend!r}; known: {known}"
+        )
+    seen: dict[str, int] = {}
+    for i, source in enumerate(settings.sources):
+        if source.id in seen:
+            key = ("sources", i, "id")
+            first = _line(lines, ("sources", seen[source.id], "id"))
+            msg = f"duplicate source id {source.id!r} (first defined on line {first})"
+            raise ConfigError(file, _line(lines, key), _dotted(key), msg)
+        seen[source.id] = i
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def absolute(value: str) -> str:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+
+    store = dict(settings.store)
+    if "path" in store:
+        store["path"] = absolute(store["path"])
+    harvest = msgspec.structs.replace(settings.harvest, ledger=absolute(settings.harvest.ledger))
+    sources = [
+        msgspec.structs.replace(s, path=absolute(s.path)) if s.path is not None else s
+        for s in settings.sources
+    ]
+    return msgspec.structs.replace(settings, store=store, harvest=harvest, sources=sources)

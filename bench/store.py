@@ -1,0 +1,288 @@
+"""Benchmark of a ``Store``: bulk upsert rate and query latencies on N generated records.
+
+    .venv/bin/python -m bench.store [--n 100000] [--batch 500] [--path var/bench.db]
+
+The records are a few realistic ones of the four poles, written here in code, each copy with its own
+id, a title naming a place and a year, a moved box and shifted dates, so that queries have the
+selectivities of a real catalogue (a common word matches most records, a place a few percent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from catalogue.query import Query, Sort
+from catalogue.record import (
+    BBox,
+    Contact,
+    Identifier,
+    Keyword,
+    Link,
+    LocalisedText,
+    Provenance,
+    Record,
+    TemporalExtent,
+)
+from catalogue.store import Store
+from catalogue.stores.sqlite import SQLiteStore
+
+PLACES = [
+    "Golfe de Gascogne", "Manche", "Méditerranée", "Mer d'Iroise", "Bretagne", "Guyane", "Réunion",
+    "Nouvelle-Calédonie", "Polynésie", "Kerguelen", "Alpes", "Pyrénées", "Massif central", "Etna",
+    "Piton de la Fournaise", "Antarctique", "Groenland", "Sahel", "Amazonie", "Atlantique Nord",
+    "Pacifique Sud", "Océan Indien", "Mer du Nord", "Baltique", "Arctique", "Camargue", "Loire",
+    "Rhône", "Seine", "Garonne", "Corse", "Martinique", "Guadeloupe", "Mayotte", "Tahiti", "Wallis",
+    "Saint-Pierre", "Crozet", "Amsterdam", "Adélie",
+]  # fmt: skip
+POLES = {"odatis-sextant": "ODATIS", "aeris-catalogue": "AERIS", "formater-catalogue": "FORMATER"}
+
+
+def templates() -> list[Record]:
+    """A few records as the poles publish them (shortened)."""
+    ifremer = Contact(role="pointOfContact", organisation="Ifremer", emails=["sextant@ifremer.fr"])
+    return [
+        Record(
+            id="t.sst",
+            native_id="sst",
+            source_id="odatis-sextant",
+            title=LocalisedText(
+                text="Température de surface de la mer",
+                lang="fr",
+                translations={"en": "Sea surface temperature"},
+            ),
+            abstract=LocalisedText(
+                text="Analyse quotidienne de la température de surface de la mer à partir des observations "
+                "satellitaires infrarouges et micro-ondes et des mesures in situ des bouées dérivantes, "
+                "interpolées sur une grille régulière de 0,02°. Le produit est validé mensuellement "
+                "contre les profils Argo et diffusé en NetCDF CF-1.6.",
+                lang="fr",
+                translations={
+                    "en": "Daily analysis of sea surface temperature from infrared and microwave "
+                    "satellite observations and in situ measurements of drifting buoys, "
+                    "interpolated on a regular 0.02° grid."
+                },
+            ),
+            language="fr",
+            keywords=[
+                Keyword(label=k, lang="fr", thesaurus="GEMET")
+                for k in ("Océanographie", "Température de la mer", "Télédétection", "Bouées dérivantes")
+            ]
+            + [
+                Keyword(
+                    label="Sea surface temperature",
+                    uri="http://vocab.nerc.ac.uk/collection/P02/current/TEMP/",
+                )
+            ],
+            contacts=[ifremer],
+            links=[Link(url="https://sextant.ifremer.fr/Donnees/sst", protocol="WWW:LINK")],
+            platforms=["Metop-B", "Bouées dérivantes"],
+            instruments=["AVHRR"],
+        ),
+        Record(
+            id="t.iasi",
+            native_id="iasi",
+            source_id="aeris-catalogue",
+            resource_type="series",
+            title=LocalisedText(text="IASI carbon monoxide total columns", lang="en"),
+            abstract=LocalisedText(
+                text="Daily global total columns of carbon monoxide retrieved from IASI radiances on board "
+                "the Metop satellites with the FORLI algorithm. Level 2 products are provided per orbit "
+                "with averaging kernels and a priori profiles; level 3 products are daily gridded means.",
+                lang="en",
+            ),
+            language="en",
+            keywords=[
+                Keyword(label=k, lang="en")
+                for k in ("Atmospheric chemistry", "Carbon monoxide", "Air quality", "Satellite")
+            ],
+            contacts=[Contact(role="distributor", organisation="AERIS", emails=["contact@aeris-data.fr"])],
+            platforms=["Metop-A", "Metop-B", "Metop-C"],
+            instruments=["IASI"],
+        ),
+        Record(
+            id="t.insar",
+            native_id="insar",
+            source_id="formater-catalogue",
+            title=LocalisedText(text="Déformation du sol par interférométrie radar", lang="fr"),
+            abstract=LocalisedText(
+                text="Séries temporelles de déplacement du sol mesurées par interférométrie radar à "
+                "synthèse d'ouverture Sentinel-1, corrigées des effets troposphériques et des "
+                "variations de température. Vitesses moyennes et séries chronologiques par pixel.",
+                lang="fr",
+            ),
+            language="fr",
+            keywords=[
+                Keyword(label=k, lang="fr") for k in ("Géodésie", "Déformation", "InSAR", "Volcanologie")
+            ],
+            contacts=[Contact(role="originator", organisation="ISTerre")],
+            platforms=["Sentinel-1A", "Sentinel-1B"],
+        ),
+        Record(
+            id="t.argo",
+            native_id="argo",
+            source_id="odatis-sextant",
+            title=LocalisedText(text="Argo float temperature and salinity profiles", lang="en"),
+            abstract=LocalisedText(
+                text="Temperature and salinity profiles measured by Argo profiling floats, quality "
+                "controlled in delayed mode by the Coriolis data centre.",
+                lang="en",
+            ),
+            language="en",
+            keywords=[Keyword(label=k, lang="en") for k in ("Argo", "Salinity", "Ocean temperature")],
+            contacts=[ifremer],
+            platforms=["Argo floats"],
+            instruments=["CTD SBE41"],
+        ),
+    ]
+
+
+def generate(n: int, seed: int = 42) -> list[Record]:
+    rng = random.Random(seed)
+    bases = templates()
+    out = []
+    for i in range(n):
+        base = bases[i % len(bases)]
+        place = PLACES[rng.randrange(len(PLACES))]
+        year = rng.randint(1980, 2022)
+        end = None if rng.random() < 0.2 else f"{min(year + rng.randint(0, 15), 2025)}-12-31"
+        title = msgspec.structs.replace(base.title, text=f"{base.title.text} - {place} {year}")
+        out.append(
+            msgspec.structs.replace(
+                base,
+                id=f"{base.source_id}.rec-{i:07d}",
+                native_id=f"rec-{i:07d}",
+                pole=POLES[base.source_id],
+                title=title,
+                identifiers=[Identifier(code=f"10.12770/bench-{i}", scheme="doi")],
+                places=[place],
+                bboxes=_boxes(rng),
+                temporal=[TemporalExtent(start=f"{year}-{rng.randint(1, 12):02d}", end=end)],
+                created=f"{year}",
+                metadata_date=f"{rng.randint(2015, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                provenance=Provenance(source_id=base.source_id, harvested_at="2025-01-01T00:00:00Z"),
+            )
+        )
+    return out
+
+
+def _boxes(rng: random.Random) -> list[BBox]:
+    """One box of a few degrees (sometimes across the antimeridian), now and then a second one."""
+    boxes = []
+    for _ in range(1 if rng.random() < 0.8 else 2):
+        width, height = rng.uniform(0.5, 20), rng.uniform(0.5, 15)
+        west, south = rng.uniform(-180, 180), rng.uniform(-85, 85 - height)
+        east = west + width if west + width <= 180 else west + width - 360
+        boxes.append(BBox(round(west, 3), round(south, 3), round(east, 3), round(south + height, 3)))
+    return boxes
+
+
+def _revised(record: Record) -> Record:
+    """The record as a later harvest brings it: a new title and date stamp."""
+    title = msgspec.structs.replace(record.title, text=f"{record.title.text} (v2)")
+    return msgspec.structs.replace(record, title=title, metadata_date="2025-06-01")
+
+
+def _random_box(rng: random.Random) -> tuple[float, float, float, float]:
+    west, south = rng.uniform(-180, 150), rng.uniform(-60, 40)
+    return (west, south, west + 30, south + 20)
+
+
+# Query shapes: name -> (random) query maker.
+SHAPES: dict[str, Callable[[random.Random], Query]] = {
+    "q common word, relevance": lambda rng: Query(q=[["temperature"]]),
+    "q place, relevance": lambda rng: Query(q=[rng.choice(PLACES).split()]),
+    "q + bbox + sort -updated": lambda rng: Query(
+        q=[["temperature"]], bbox=_random_box(rng), sortby=[Sort("updated", False)]
+    ),
+    "q OR + bbox + time + sort title": lambda rng: Query(
+        q=[["carbon", "monoxide"], ["salinity"]],
+        bbox=_random_box(rng),
+        time=(f"{rng.randint(1990, 2015)}-01-01T00:00:00Z", None),
+        sortby=[Sort("title")],
+    ),
+    "bbox antimeridian + time": lambda rng: Query(
+        bbox=(170.0, -30.0, -170.0, 30.0), time=("2000-01-01T00:00:00Z", "2005-12-31T23:59:59Z")
+    ),
+    "pole + sort title, offset 500": lambda rng: Query(
+        properties={"pole": [rng.choice(list(POLES.values()))]}, sortby=[Sort("title")], offset=500
+    ),
+    "browse all, sort -updated": lambda rng: Query(sortby=[Sort("updated", False)]),
+    "browse all, default (id)": lambda rng: Query(offset=rng.randrange(1000)),
+    "browse all, sort start (no index)": lambda rng: Query(sortby=[Sort("start")]),
+}
+
+
+def bench_upsert(store: Store, records: list[Record], batch: int) -> float:
+    """Records per second over all batches."""
+    started = time.perf_counter()
+    for start in range(0, len(records), batch):
+        store.upsert(records[start : start + batch])
+    return len(records) / (time.perf_counter() - started)
+
+
+def bench_queries(store: Store, repeat: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    print(f"{'query':36} {'p50 ms':>8} {'p95 ms':>8} {'matched (median)':>17}")
+    for name, make in SHAPES.items():
+        timings, matched = [], []
+        for _ in range(repeat):
+            query = make(rng)
+            started = time.perf_counter()
+            result = store.search(query)
+            timings.append((time.perf_counter() - started) * 1000)
+            matched.append(result.matched)
+        p50, p95 = _percentile(timings, 50), _percentile(timings, 95)
+        print(f"{name:36} {p50:8.1f} {p95:8.1f} {statistics.median(matched):17.0f}")
+
+
+def bench_get(store: Store, records: list[Record], repeat: int) -> None:
+    rng = random.Random(3)
+    timings = []
+    for _ in range(repeat):
+        record_id = rng.choice(records).id
+        started = time.perf_counter()
+        store.get(record_id)
+        timings.append((time.perf_counter() - started) * 1000)
+    print(f"{'get by id':36} {_percentile(timings, 50):8.2f} {_percentile(timings, 95):8.2f}")
+
+
+def _percentile(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=100_000, help="records to index")
+    parser.add_argument("--batch", type=int, default=500, help="records per upsert")
+    parser.add_argument("--repeat", type=int, default=50, help="runs of each query shape")
+    parser.add_argument("--path", type=Path, help="index file (default: a temporary one)")
+    args = parser.parse_args()
+
+    records = generate(args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.path or Path(tmp) / "bench.db"
+        with SQLiteStore(path=path) as store:
+            rate = bench_upsert(store, records, args.batch)
+            print(f"upsert (new):     {rate:8.0f} records/s  ({args.n} records, batches of {args.batch})")
+            revised = [_revised(r) for r in records[:20_000]]
+            rate = bench_upsert(store, revised, args.batch)
+            print(f"upsert (replace): {rate:8.0f} records/s  ({len(revised)} changed records)")
+            size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+            print(f"index size: {size / 2**20:.0f} MB for {store.count()} records\n")
+            bench_queries(store, args.repeat)
+            bench_get(store, records, args.repeat * 10)
+
+
+if __name__ == "__main__":
+    main()

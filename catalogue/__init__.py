@@ -1,0 +1,1 @@
+"""Catalogue: the canonical record model, its renderings, the index backends and the query model."""

@@ -1,0 +1,89 @@
+"""The ``Store`` interface: where records are indexed and searched, whatever the backend.
+
+Two backends implement it and pass the same contract tests: the embedded SQLite index (default) and
+Elasticsearch (scale-out). A backend registers itself under a name with ``register``; ``open_store``
+builds one from the ``store:`` section of the config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from catalogue.query import Query
+from catalogue.record import Record
+
+
+class SearchResult(msgspec.Struct, kw_only=True):
+    """One page of results; ``matched`` counts every record the query matches, not just this page."""
+
+    records: list[Record]
+    matched: int
+
+
+class Store(ABC):
+    """An index of ``Record``s. Writes are batched: a batch is applied whole or not at all."""
+
+    @abstractmethod
+    def upsert(self, records: Sequence[Record]) -> None:
+        """Insert or replace records (by ``Record.id``) in one transaction."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove records by id; returns how many existed."""
+
+    @abstractmethod
+    def get(self, record_id: str) -> Record | None:
+        """One record by id, or ``None``."""
+
+    @abstractmethod
+    def search(self, query: Query) -> SearchResult:
+        """Records matching ``query`` (all its criteria ANDed), sorted and paged as it asks."""
+
+    @abstractmethod
+    def count(self, source_id: str | None = None) -> int:
+        """How many records are indexed, for one source or in all."""
+
+    @abstractmethod
+    def ids(self, source_id: str) -> set[str]:
+        """Every record id indexed for a source (used to find records a full harvest no longer saw)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and files."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_BACKENDS: dict[str, str] = {
+    # name -> "module:attribute"; imported lazily so a backend's client library is only needed when used
+    "sqlite": "catalogue.stores.sqlite:SQLiteStore",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Make a backend available as ``store: {backend: name}``; ``target`` is ``"module:ClassName"``."""
+    _BACKENDS[name] = target
+
+
+def backends() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def open_store(settings: dict[str, Any]) -> Store:
+    """Build the store described by the ``store:`` config section (``backend`` plus its options)."""
+    options = dict(settings)
+    name = options.pop("backend", "sqlite")
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown store backend {name!r}; known: {', '.join(backends())}")
+    module_name, _, attr = _BACKENDS[name].partition(":")
+    factory: Callable[..., Store] = getattr(importlib.import_module(module_name), attr)
+    return factory(**options)

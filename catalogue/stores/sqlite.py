@@ -1,0 +1,661 @@
+"""The embedded index: one SQLite file, zero setup, enough for ~10^6 records on one machine.
+
+Layout (schema version ``SCHEMA_VERSION``, kept in ``PRAGMA user_version`` so later versions can
+migrate a file in place):
+
+- ``records``: one narrow row per record, keyed by an integer ``num`` (what the other tables join on)
+  and unique on ``id``, with the columns queries filter and sort on. Narrow, because a query visits
+  a row per candidate: with the documents inline a common word read hundreds of MB.
+- ``documents``: the record as its ``to_json`` document in ``doc``, and the texts the full-text index
+  covers, as ``documents_fts``' external content.
+- ``documents_fts``: FTS5 (``unicode61 remove_diacritics 2``) over ``documents``, written beside it
+  (not by triggers: a trigger makes FTS5 flush its buffer on every row, seven times slower) and told
+  to forget exactly the text read back from ``documents``. Documents are never updated in place,
+  only deleted and inserted again.
+- ``record_boxes``: R*Tree of bounding boxes. Box ``k`` of record ``num`` has id ``num << 16 | k``, so
+  a record's boxes are found from ``records.n_boxes`` without a scan (R*Tree indexes only its id and
+  coordinates). Boxes crossing the antimeridian are stored as two halves.
+- ``record_times``: every temporal extent of a record, as sortable UTC text with open ends replaced by
+  sentinels; ``records.time_start``/``time_end`` hold their union, for sorting and as a filter that
+  is exact for the usual record with one extent (``n_times``).
+
+Concurrency: WAL mode, one connection per thread. A harvest in another process writes in short
+batch transactions while the server's threads keep reading their snapshot, unblocked.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import json
+import math
+import re
+import sqlite3
+import threading
+import unicodedata
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from catalogue.query import EQUALITY_PROPERTIES, SORTABLES, Query, QueryError
+from catalogue.record import Record, from_json, to_json
+from catalogue.store import SearchResult, Store
+
+SCHEMA_VERSION = 1
+
+OPEN_START = "0000-01-01T00:00:00Z"
+OPEN_END = "9999-12-31T23:59:59Z"
+
+_BOX_BITS = 16
+MAX_BOXES = 1 << _BOX_BITS  # per record, after antimeridian splitting
+
+# bm25 weights of the FTS columns, in order: a hit in the title counts most, then keywords.
+_WEIGHTS = (10.0, 2.0, 5.0, 1.0)
+
+_SCHEMA = """
+CREATE TABLE records (
+    num INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source_id TEXT NOT NULL,
+    pole TEXT,
+    resource_type TEXT,
+    language TEXT,
+    title_key TEXT,
+    updated TEXT,
+    created TEXT,
+    time_start TEXT,
+    time_end TEXT,
+    n_times INTEGER NOT NULL,
+    n_boxes INTEGER NOT NULL
+);
+CREATE INDEX records_source ON records (source_id);
+-- Sort indexes serve only unfiltered listings (see _order): the usual ones, by title and by date.
+-- Every index costs each write a random page; the other sorts scan the narrow table (~15 ms/10^5).
+CREATE INDEX records_title ON records (title_key);
+CREATE INDEX records_updated ON records (updated);
+
+CREATE TABLE documents (
+    num INTEGER PRIMARY KEY,
+    title_text TEXT NOT NULL,
+    abstract_text TEXT NOT NULL,
+    keyword_text TEXT NOT NULL,
+    other_text TEXT NOT NULL,
+    doc BLOB NOT NULL
+);
+
+CREATE VIRTUAL TABLE documents_fts USING fts5 (
+    title_text, abstract_text, keyword_text, other_text,
+    content = 'documents', content_rowid = 'num',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE VIRTUAL TABLE record_boxes USING rtree (id, min_lon, max_lon, min_lat, max_lat);
+
+CREATE TABLE record_times (
+    num INTEGER NOT NULL,
+    time_start TEXT NOT NULL,
+    time_end TEXT NOT NULL,
+    PRIMARY KEY (num, time_start, time_end)
+) WITHOUT ROWID;
+"""
+
+_INSERT_RECORD = """
+INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
+                     time_start, time_end, n_times, n_boxes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_INSERT_DOCUMENT = """
+INSERT INTO documents (num, title_text, abstract_text, keyword_text, other_text, doc)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+_INSERT_TEXT = """
+INSERT INTO documents_fts (rowid, title_text, abstract_text, keyword_text, other_text) VALUES (?, ?, ?, ?, ?)
+"""
+# FTS5 must be told the very text it indexed to forget it: read back from its content table.
+_DELETE_TEXT = """
+INSERT INTO documents_fts (documents_fts, rowid, title_text, abstract_text, keyword_text, other_text)
+SELECT 'delete', num, title_text, abstract_text, keyword_text, other_text FROM documents
+WHERE num IN (SELECT value FROM json_each(?))
+"""
+
+# Query property -> column; sortable field -> column.
+_PROPERTY_COLUMNS = {"source": "source_id", "pole": "pole", "type": "resource_type", "language": "language"}
+_SORT_COLUMNS = {
+    "title": "title_key",
+    "updated": "updated",
+    "created": "created",
+    "start": "time_start",
+    "end": "time_end",
+    "id": "id",
+}
+assert set(_PROPERTY_COLUMNS) == set(EQUALITY_PROPERTIES) and set(_SORT_COLUMNS) == set(SORTABLES)
+
+
+class SQLiteStore(Store):
+    """The ``Store`` in one SQLite file at ``path`` (its directory and schema are made on first open)."""
+
+    def __init__(self, path: str | Path, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        # Handles (not connections, which cannot be weakly referenced) of every thread's connection:
+        # a thread that ends drops its handle and so its connection; ``close`` closes the live ones.
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._create_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Record]) -> None:
+        """Every row is made (each document read back, to validate it) before the write transaction
+        begins, so a bad record fails its batch before anything is written. A replaced record is
+        deleted and inserted again, so no box, extent or word of its old version survives."""
+        rows = [_Row.of(record) for record in {r.id: r for r in records}.values()]
+        if not rows:
+            return
+        with self._transaction("IMMEDIATE") as conn:
+            _remove(conn, _known(conn, [row.id for row in rows]))
+            first = conn.execute("SELECT coalesce(max(num), 0) + 1 FROM records").fetchone()[0]
+            numbered = list(enumerate(rows, start=first))
+            conn.executemany(_INSERT_RECORD, (row.record_columns(num) for num, row in numbered))
+            conn.executemany(_INSERT_DOCUMENT, (row.document_columns(num) for num, row in numbered))
+            conn.executemany(_INSERT_TEXT, (row.text_columns(num) for num, row in numbered))
+            _insert_extents(conn, numbered)
+
+    def delete(self, ids: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return 0
+        with self._transaction("IMMEDIATE") as conn:
+            known = _known(conn, wanted)
+            _remove(conn, known)
+        return len(known)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def get(self, record_id: str) -> Record | None:
+        sql = "SELECT d.doc FROM records AS r JOIN documents AS d ON d.num = r.num WHERE r.id = ?"
+        row = self._connection().execute(sql, (record_id,)).fetchone()
+        return from_json(row[0]) if row else None
+
+    def search(self, query: Query) -> SearchResult:
+        plan = _Plan.of(query)
+        # One read transaction, so the page and the count come from the same snapshot.
+        with self._transaction() as conn:
+            nums, matched = plan.run(conn, query.limit, query.offset)
+            docs = dict(
+                conn.execute(
+                    "SELECT num, doc FROM documents WHERE num IN (SELECT value FROM json_each(?))",
+                    (json.dumps(nums),),
+                )
+            )
+        return SearchResult(records=[from_json(docs[n]) for n in nums], matched=matched)
+
+    def count(self, source_id: str | None = None) -> int:
+        conn = self._connection()
+        if source_id is None:
+            return conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM records WHERE source_id = ?", (source_id,)).fetchone()[0]
+
+    def ids(self, source_id: str) -> set[str]:
+        rows = self._connection().execute("SELECT id FROM records WHERE source_id = ?", (source_id,))
+        return {record_id for (record_id,) in rows}
+
+    # --- connections ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for handle in list(self._handles):
+                handle.conn.close()
+            self._handles.clear()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (SQLite connections must not be shared by threads mid-statement)."""
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None:
+            with self._lock:
+                if self._closed:
+                    raise sqlite3.ProgrammingError(f"the store {self.path} is closed")
+                handle = _Handle(_connect(self.path, self._busy_timeout))
+                self._handles.add(handle)
+            self._local.handle = handle
+        return handle.conn
+
+    def _create_schema(self) -> None:
+        """Create the schema in a new file; refuse a file of another version rather than misread it.
+        Only a new file takes the write lock: opening an index must not wait for a harvest's batch."""
+        conn = self._connection()
+        if _user_version(conn) == 0:
+            with self._transaction("IMMEDIATE"):
+                if _user_version(conn) == 0:  # another process may have created it meanwhile
+                    for statement in _statements(_SCHEMA):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        version = _user_version(conn)
+        if version != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path}: index schema version {version}, not {SCHEMA_VERSION}; rebuild it"
+            )
+
+    @contextmanager
+    def _transaction(self, mode: str = "") -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` for writes: take the write lock up front rather than fail to upgrade."""
+        conn = self._connection()
+        conn.execute(f"BEGIN {mode}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+class _Handle:
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    # check_same_thread=False only so that ``close`` may close other threads' connections.
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; never corrupt in WAL mode
+    conn.execute("PRAGMA temp_store = MEMORY")  # sorts of large result sets
+    conn.execute("PRAGMA cache_size = -32000")  # 32 MB
+    # Checkpoint less often than every 4 MB: each checkpoint syncs the file, a cost per batch.
+    conn.execute("PRAGMA wal_autocheckpoint = 10000")
+    conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
+    return conn
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split the schema script (``executescript`` would commit our transaction) into statements."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+class _Row(msgspec.Struct, frozen=True):
+    """What the index stores about one record, computed before the write transaction starts."""
+
+    id: str
+    source_id: str
+    pole: str | None
+    resource_type: str
+    language: str | None
+    title_key: str
+    updated: str | None
+    created: str | None
+    boxes: list[tuple[float, float, float, float]]  # min_lon, max_lon, min_lat, max_lat
+    times: list[tuple[str, str]]
+    title_text: str
+    abstract_text: str
+    keyword_text: str
+    other_text: str
+    doc: bytes
+
+    @classmethod
+    def of(cls, record: Record) -> _Row:
+        # First, and read back: a record that would not decode must fail its batch, not every search.
+        doc = to_json(record)
+        from_json(doc)
+        boxes = [half for b in record.bboxes for half in _split(b.west, b.south, b.east, b.north)]
+        if len(boxes) > MAX_BOXES:
+            raise ValueError(f"record {record.id} has {len(boxes)} boxes; the index takes {MAX_BOXES}")
+        return cls(
+            id=record.id,
+            source_id=record.source_id,
+            pole=record.pole,
+            resource_type=record.resource_type,
+            language=record.language,
+            title_key=sort_key(record.title.text),
+            updated=_optional_instant(record.metadata_date),
+            created=_optional_instant(record.created),
+            boxes=boxes,
+            times=_extents(record),
+            title_text=_join(record.title.all_texts()),
+            abstract_text=_join(record.abstract.all_texts() if record.abstract else []),
+            keyword_text=_join(_keyword_texts(record)),
+            other_text=_join(_other_texts(record)),
+            doc=doc,
+        )
+
+    def record_columns(self, num: int) -> tuple[object, ...]:
+        starts = [start for start, _ in self.times]
+        ends = [end for _, end in self.times]
+        return (
+            num,
+            self.id,
+            self.source_id,
+            self.pole,
+            self.resource_type,
+            self.language,
+            self.title_key,
+            self.updated,
+            self.created,
+            min(starts, default=None),
+            max(ends, default=None),
+            len(self.times),
+            len(self.boxes),
+        )
+
+    def text_columns(self, num: int) -> tuple[object, ...]:
+        return (num, self.title_text, self.abstract_text, self.keyword_text, self.other_text)
+
+    def document_columns(self, num: int) -> tuple[object, ...]:
+        return (*self.text_columns(num), self.doc)
+
+
+def _known(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[int, int]]:
+    """``(num, n_boxes)`` of the records among ``ids`` that are indexed."""
+    return conn.execute(
+        "SELECT num, n_boxes FROM records WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+    ).fetchall()
+
+
+def _remove(conn: sqlite3.Connection, known: list[tuple[int, int]]) -> None:
+    """Delete records with everything indexed about them."""
+    boxes = json.dumps([num << _BOX_BITS | k for num, n_boxes in known for k in range(n_boxes)])
+    nums = json.dumps([num for num, _ in known])
+    conn.execute("DELETE FROM record_boxes WHERE id IN (SELECT value FROM json_each(?))", (boxes,))
+    conn.execute(_DELETE_TEXT, (nums,))
+    for table in ("record_times", "documents", "records"):
+        conn.execute(f"DELETE FROM {table} WHERE num IN (SELECT value FROM json_each(?))", (nums,))
+
+
+def _insert_extents(conn: sqlite3.Connection, numbered: list[tuple[int, _Row]]) -> None:
+    """The boxes and temporal extents of freshly inserted records."""
+    conn.executemany(
+        "INSERT INTO record_boxes VALUES (?, ?, ?, ?, ?)",
+        ((num << _BOX_BITS | k, *box) for num, row in numbered for k, box in enumerate(row.boxes)),
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO record_times VALUES (?, ?, ?)",
+        ((num, start, end) for num, row in numbered for start, end in row.times),
+    )
+
+
+def _join(texts: Iterable[str | None]) -> str:
+    return "\n".join(t for t in texts if t)
+
+
+def _keyword_texts(record: Record) -> Iterator[str]:
+    for keyword in record.keywords:
+        yield keyword.label
+        yield from keyword.translations.values()
+    for concept in record.concepts:
+        yield from concept.labels.values()
+    yield from record.topic_categories
+
+
+def _other_texts(record: Record) -> Iterator[str | None]:
+    yield from record.places
+    yield from record.platforms
+    yield from record.instruments
+    for contact in record.contacts:
+        yield contact.organisation
+    for identifier in record.identifiers:
+        yield identifier.code
+
+
+# The blocks of combining diacritical marks (a regex is much faster than testing each character).
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def sort_key(title: str) -> str:
+    """Titles sort case- and accent-insensitively, so "Écume" files among the e's, not after "z"."""
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", title.strip().casefold()))
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+
+def _split(west: float, south: float, east: float, north: float) -> list[tuple[float, float, float, float]]:
+    """A box as one or two (min_lon, max_lon, min_lat, max_lat) in [-180, 180], split at the antimeridian.
+
+    Out-of-range coordinates are clamped and swapped latitudes put in order: the R*Tree refuses
+    min > max, and a source's sloppy box is better found roughly than not stored at all.
+    """
+    values = (west, south, east, north)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        return []
+    west, east = (min(max(v, -180.0), 180.0) for v in (west, east))
+    south, north = sorted(min(max(v, -90.0), 90.0) for v in (south, north))
+    if west <= east:
+        return [(west, east, south, north)]
+    return [(west, 180.0, south, north), (-180.0, east, south, north)]
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+@functools.lru_cache(maxsize=4096)  # a harvest repeats the same dates over and over
+def instant(value: str, *, end: bool) -> str | None:
+    """``value`` (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or an ISO 8601 timestamp) as sortable UTC text
+    ``YYYY-MM-DDTHH:MM:SSZ``: the first second of the period it names, or its last when ``end``; so a
+    record ending "2010" still intersects a query for December 2010. ``None`` if it is not a date."""
+    text = value.strip()
+    try:
+        partial = _PARTIAL_DATE.fullmatch(text)
+        if partial:
+            return _period_bound(*partial.groups(), end=end)
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return _format(parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute, parsed.second)
+
+
+def _period_bound(year: str, month: str | None, day: str | None, *, end: bool) -> str:
+    y = int(year)
+    m = int(month) if month else (12 if end else 1)
+    last_day = calendar.monthrange(y, m)[1]  # raises ValueError on a month out of range
+    d = int(day) if day else (last_day if end else 1)
+    if not 1 <= d <= last_day:
+        raise ValueError(f"no day {d} in {y}-{m:02d}")
+    return _format(y, m, d, 23, 59, 59) if end else _format(y, m, d, 0, 0, 0)
+
+
+def _format(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    # Not strftime: it does not zero-pad years before 1000 on every platform.
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
+
+
+def _optional_instant(value: str | None) -> str | None:
+    return instant(value, end=False) if value else None
+
+
+def _extents(record: Record) -> list[tuple[str, str]]:
+    """(start, end) of each temporal extent, open or unreadable ends as sentinels; an extent with
+    neither end known says nothing and is left out."""
+    out = []
+    for extent in record.temporal:
+        start = instant(extent.start, end=False) if extent.start else None
+        end = instant(extent.end, end=True) if extent.end else None
+        if start or end:
+            out.append((start or OPEN_START, end or OPEN_END))
+    return out
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+class _Plan(msgspec.Struct):
+    """The SQL of a search: the tables, the ANDed conditions and their parameters, the order.
+
+    With ``q`` the FTS matches drive the query: filters test their rowid (``key``) before the
+    record row is read. Counting the matches of ``q`` alone is cheap in the FTS index; with other
+    filters the page query counts them too (a window count) rather than match and filter twice.
+    """
+
+    tables: str
+    key: str  # the expression of a candidate's record number
+    params: dict[str, object]
+    where: list[str] = []
+    order: str = ""
+    fts: bool = False  # the FTS matches drive the query
+
+    @classmethod
+    def of(cls, query: Query) -> _Plan:
+        if query.limit < 0 or query.offset < 0:
+            raise QueryError("limit and offset must not be negative")
+        plan = cls._full_text(query) if query.q else cls(tables="records AS r", key="r.num", params={})
+        if query.bbox is not None:
+            plan._bbox(query.bbox)
+        if query.time is not None:
+            plan._time(*query.time)
+        plan._equal("id", query.ids)
+        plan._equal("resource_type", query.types)
+        for name, values in query.properties.items():
+            if name not in _PROPERTY_COLUMNS:
+                raise QueryError(f"unknown property {name!r}; known: {', '.join(EQUALITY_PROPERTIES)}")
+            plan._equal(_PROPERTY_COLUMNS[name], values)
+        plan.order = _order(query, by_index=not (plan.where or query.q))
+        return plan
+
+    @classmethod
+    def _full_text(cls, query: Query) -> _Plan:
+        # bm25() works only in a plain query of the FTS table, hence the subquery.
+        score = f", bm25(documents_fts, {', '.join(map(str, _WEIGHTS))}) AS score" if _ranked(query) else ""
+        matches = f"SELECT rowid AS num{score} FROM documents_fts WHERE documents_fts MATCH :match"
+        return cls(
+            tables=f"({matches}) AS m JOIN records AS r ON r.num = m.num",
+            # Unary + keeps SQLite from probing FTS5 by rowid, which reruns the match per probe.
+            key="+m.num",
+            # No searchable word in q (only punctuation, say): the empty phrase matches nothing.
+            params={"match": fts_match(query.q) or '""'},
+            fts=True,
+        )
+
+    def _bbox(self, bbox: tuple[float, float, float, float]) -> None:
+        parts = _split(*bbox)
+        if not parts:
+            raise QueryError(f"bbox must be finite numbers: {bbox!r}")
+        selects = []
+        for i, part in enumerate(parts):
+            selects.append(
+                f"SELECT id >> {_BOX_BITS} FROM record_boxes WHERE min_lon <= :e{i} AND max_lon >= :w{i}"
+                f" AND min_lat <= :n{i} AND max_lat >= :s{i}"
+            )
+            self.params.update(zip((f"w{i}", f"e{i}", f"s{i}", f"n{i}"), part, strict=True))
+        self.where.append(f"{self.key} IN ({' UNION ALL '.join(selects)})")
+
+    def _time(self, start: str | None, end: str | None) -> None:
+        """Intersects: some extent starts before the query ends and ends after it starts."""
+        conditions = []
+        if end is not None:
+            self.params["t_end"] = _query_instant(end, end=True)
+            conditions.append("{t}.time_start <= :t_end")
+        if start is not None:
+            self.params["t_start"] = _query_instant(start, end=False)
+            conditions.append("{t}.time_end >= :t_start")
+        if not conditions:  # (None, None): any record with a temporal extent
+            conditions.append("{t}.time_start IS NOT NULL")
+        test = " AND ".join(conditions)
+        # The union of the extents first, scanned (+): a range on one end of an interval selects
+        # anything from nothing to all, and the planner cannot tell which.
+        self.where.append(test.format(t="+r"))
+        self.where.append(
+            f"(r.n_times = 1 OR EXISTS (SELECT 1 FROM record_times AS x WHERE x.num = r.num"
+            f" AND {test.format(t='x')}))"
+        )
+
+    def _equal(self, column: str, values: list[str]) -> None:
+        if values:
+            self.params[column] = json.dumps(list(values))
+            self.where.append(f"r.{column} IN (SELECT value FROM json_each(:{column}))")
+
+    def run(self, conn: sqlite3.Connection, limit: int, offset: int) -> tuple[list[int], int]:
+        """The record numbers of the page, and how many records match in all."""
+        where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
+        page = f"FROM {self.tables}{where} ORDER BY {self.order} LIMIT :limit OFFSET :offset"
+        params = {**self.params, "limit": limit, "offset": offset}
+        if self.fts and self.where:
+            rows = conn.execute(f"SELECT r.num, count(*) OVER () {page}", params).fetchall()
+            if rows:
+                return [num for num, _ in rows], rows[0][1]
+            nums = []  # nothing matched, or the page is past the end or empty: count apart
+        else:
+            nums = [num for (num,) in conn.execute(f"SELECT r.num {page}", params)]
+            if len(nums) < limit and (nums or offset == 0):
+                return nums, offset + len(nums)
+        if self.fts and not self.where:
+            counted = "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH :match"
+        else:
+            counted = f"SELECT count(*) FROM {self.tables}{where}"
+        return nums, conn.execute(counted, self.params).fetchone()[0]
+
+
+def _query_instant(value: str, *, end: bool) -> str:
+    normalised = instant(value, end=end)
+    if normalised is None:
+        raise QueryError(f"datetime {value!r} is not an RFC 3339 date or date-time")
+    return normalised
+
+
+def _order(query: Query, *, by_index: bool) -> str:
+    """ORDER BY for the query: its sort keys (NULLs last), else relevance for ``q``, else id; then
+    id, so that equal keys keep one order from page to page.
+
+    Only an unfiltered query may walk a sort index. With a filter, unary + makes SQLite sort the
+    matches instead: walking the index, it would test rows until enough pass, and when the filter
+    correlates with the sort key (a pole's titles all start alike) that is most of the table.
+    """
+    column = "r.{}" if by_index else "+r.{}"
+    terms = []
+    for sort in query.sortby:
+        if sort.field not in _SORT_COLUMNS:
+            raise QueryError(f"cannot sort by {sort.field!r}; sortable fields: {', '.join(SORTABLES)}")
+        direction = "ASC" if sort.ascending else "DESC"
+        terms.append(f"{column.format(_SORT_COLUMNS[sort.field])} {direction} NULLS LAST")
+    if _ranked(query):
+        terms.append("m.score")
+    if not any(sort.field == "id" for sort in query.sortby):
+        terms.append(column.format("id"))
+    return ", ".join(terms)
+
+
+def _ranked(query: Query) -> bool:
+    return bool(query.q) and not query.sortby
+
+
+def fts_match(q: list[list[str]]) -> str | None:
+    """An FTS5 expression for OGC ``q``: each alternative one quoted phrase, ORed.
+
+    Quoting every alternative whole (``"` doubled``) leaves no FTS syntax to the user: ``*``, ``NEAR(``,
+    ``AND``, ``-``, ``:`` are text the tokeniser drops or indexes as words. NULs are removed (they end
+    the expression early) and unencodable surrogates replaced.
+    """
+    phrases = []
+    for alternative in q:
+        text = " ".join(alternative).replace("\x00", " ")
+        text = text.encode("utf-8", "replace").decode("utf-8")
+        if text.strip():
+            phrases.append('"' + text.replace('"', '""') + '"')
+    return " OR ".join(phrases) or None

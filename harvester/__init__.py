@@ -1,0 +1,1 @@
+"""Harvester: sources, protocol clients, format crosswalks, harvest runs."""

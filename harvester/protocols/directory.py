@@ -1,0 +1,53 @@
+"""The ``directory`` protocol: every XML file under a folder is one record.
+
+Used by the demo (real records bundled under ``config/demo/``) and for catalogues published as a folder
+of files (a mounted WAF mirror, an export). Files are read in sorted order so runs are reproducible.
+A file's path below the folder is its native id hint: the crosswalk prefers the record's own identifier
+and uses the path only for a record that has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from harvester.protocols import ListingError, Page, Protocol
+from harvester.raw import RawRecord
+
+_SUFFIXES = {".xml"}
+
+
+class Directory(Protocol):
+    name = "directory"
+
+    def pages(self) -> Iterator[Page]:
+        root = Path(self.source.path or "")
+        if not root.is_dir():
+            raise ListingError(f"{root}: not a readable directory")
+        try:
+            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
+        except OSError as exc:
+            raise ListingError(f"{root}: cannot list the directory: {exc.strerror}") from None
+        size = self.source.page_size
+        for start in range(0, len(files), size):
+            records = [self._read(path, root) for path in files[start : start + size]]
+            yield Page(
+                records=records,
+                matched=len(files),
+                position=f"file {start + 1} of {len(files)}",
+                received_bytes=sum(len(r.content) for r in records),
+            )
+
+    def _read(self, path: Path, root: Path) -> RawRecord:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ListingError(f"{path}: cannot read: {exc.strerror}") from None
+        relative = str(path.relative_to(root))
+        return RawRecord(
+            source_id=self.source.id,
+            format=self.source.format,
+            content=content,
+            native_id=relative,
+            locator=relative,
+        )

@@ -1,0 +1,274 @@
+"""``HarvestRun``: one harvest of one source, from its listing to the index, with a status per record.
+
+The run enumerates the source page by page, turns each raw record into a ``Record`` with the source's
+crosswalk and indexes changed records in batches (one transaction each). Every record gets a status:
+added, updated, unchanged (same bytes as last time: not even parsed again), or rejected with a reason
+code and message. A record that fails keeps its previously indexed version. A listing that fails stops
+the run as ``failed``: what was already indexed stays, nothing is deleted.
+
+Two runs of the same source never overlap: the run holds an exclusive lock file beside the ledger.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import msgspec
+
+from catalogue.record import Provenance, Record
+from catalogue.store import Store
+from harvester import formats, protocols
+from harvester.ledger import Event, Known, Ledger, utc_now
+from harvester.protocols import ListingError
+from harvester.raw import RawRecord
+from harvester.source import Source
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("added", "updated", "unchanged", "rejected")
+
+Progress = Callable[[int, int | None], None]  # (records received so far, source's total if known)
+
+
+class RunOverlap(Exception):
+    """Another run of the same source holds the lock."""
+
+
+@dataclass
+class RunSummary:
+    source_id: str
+    run_id: int | None
+    status: str  # succeeded | failed
+    listing_complete: bool
+    matched: int | None
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def received(self) -> int:
+        return sum(self.counts[s] for s in STATUSES)
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints for a source."""
+        parts = [f"received {self.received}"] + [f"{s} {self.counts[s]}" for s in STATUSES]
+        matched = "unknown" if self.matched is None else str(self.matched)
+        rate = self.received / self.seconds if self.seconds > 0 else 0.0
+        text = (
+            f"{self.source_id}: {', '.join(parts)}, numberOfRecordsMatched {matched}"
+            f" ({self.seconds:.1f} s, {rate:.0f} records/s)"
+        )
+        return text if self.status == "succeeded" else f"{text} FAILED: {self.error}"
+
+
+class HarvestRun:
+    def __init__(
+        self,
+        source: Source,
+        store: Store,
+        ledger: Ledger,
+        *,
+        batch_size: int = 500,
+        progress: Progress | None = None,
+    ):
+        self.source = source
+        self.store = store
+        self.ledger = ledger
+        self.batch_size = batch_size
+        self.progress = progress
+        self.crosswalk = formats.get(source.format)
+        self.source_url = source.url or (f"file://{source.path}" if source.path else None)
+
+    def execute(self) -> RunSummary:
+        started = time.perf_counter()
+        summary = RunSummary(self.source.id, None, "failed", False, None)
+        try:
+            with self._lock():
+                summary.run_id = self.ledger.start_run(self.source.id)
+                self._harvest(summary)
+        except RunOverlap as exc:
+            summary.error = str(exc)
+        summary.seconds = time.perf_counter() - started
+        if summary.run_id is not None:
+            self.ledger.finish_run(
+                summary.run_id,
+                status=summary.status,
+                listing_complete=summary.listing_complete,
+                matched=summary.matched,
+                counts=dict(summary.counts),
+                error=summary.error,
+            )
+        return summary
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        path = self.ledger.path.parent / "locks" / f"{self.source.id}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunOverlap(f"a harvest of {self.source.id} is already running") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _harvest(self, summary: RunSummary) -> None:
+        assert summary.run_id is not None
+        writer = _Writer(self.store, self.ledger, self.source.id)
+        batch = _Batch(summary.run_id)
+        known = self._known()
+        seen: dict[str, str] = {}  # record id -> locator of the raw record that gave it, this run
+        try:
+            for page in protocols.create(self.source).pages():
+                if page.matched is not None:
+                    summary.matched = page.matched
+                for note in page.notes:
+                    log.warning("%s %s: %s", self.source.id, page.position, note)
+                for raw in page.records:
+                    status = self._process(raw, known, seen, batch)
+                    summary.counts[status] += 1
+                    if len(batch.events) >= self.batch_size:
+                        summary.counts.update(writer.write(batch))
+                        batch = _Batch(summary.run_id)
+                if self.progress:
+                    self.progress(summary.received, summary.matched)
+            summary.listing_complete = True
+            summary.status = "succeeded"
+        except ListingError as exc:
+            summary.error = str(exc)
+        except Exception as exc:  # a protocol bug must end the run as failed, not crash the scheduler
+            log.exception("harvest of %s failed", self.source.id)
+            summary.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            try:
+                summary.counts.update(writer.write(batch))
+                summary.counts.update(writer.close())
+            except Exception as exc:
+                log.exception("writing the harvest of %s failed", self.source.id)
+                summary.status = "failed"
+                summary.error = summary.error or f"writing to the index failed: {type(exc).__name__}: {exc}"
+
+    def _known(self) -> dict[str, Known]:
+        """Records harvested before and still indexed: only those can be 'unchanged'."""
+        known = self.ledger.known(self.source.id)
+        indexed = self.store.ids(self.source.id)
+        return {native: k for native, k in known.items() if k.record_id in indexed}
+
+    def _process(self, raw: RawRecord, known: dict[str, Known], seen: dict[str, str], batch: _Batch) -> str:
+        previous = known.get(raw.native_id) if raw.native_id else None
+        if previous and previous.digest == raw.digest:
+            return batch.event(Event(previous.record_id, raw.locator, "unchanged"), previous.record_id, seen)
+        try:
+            record = self.crosswalk.to_record(raw, pole=self.source.pole)
+        except formats.Rejected as exc:
+            return batch.event(Event(None, raw.locator, "rejected", exc.code, exc.message))
+        except Exception as exc:  # a crosswalk bug on one record must not stop the harvest
+            log.exception("crosswalk %s failed on %s", self.crosswalk.name, raw.locator)
+            message = f"{type(exc).__name__}: {exc}"
+            return batch.event(Event(None, raw.locator, "rejected", "crosswalk-error", message))
+        if record.id in seen:
+            message = (
+                f"identifier {record.native_id!r} was already given by {seen[record.id]} in this harvest"
+            )
+            return batch.event(Event(record.id, raw.locator, "rejected", "duplicate-identifier", message))
+        raw.native_id = record.native_id
+        previous = known.get(record.native_id)
+        if previous and previous.digest == raw.digest:
+            return batch.event(Event(record.id, raw.locator, "unchanged"), record.id, seen)
+        status = "updated" if previous else "added"
+        batch.records.append(self._stamped(record))
+        batch.raws.append((record.id, raw))
+        message = "; ".join(record.warnings) or None
+        return batch.event(Event(record.id, raw.locator, status, None, message), record.id, seen)
+
+    def _stamped(self, record: Record) -> Record:
+        """The record with when and where it was harvested (the crosswalk knows neither)."""
+        base = record.provenance or Provenance(source_id=self.source.id)
+        provenance = msgspec.structs.replace(base, harvested_at=utc_now(), source_url=self.source_url)
+        return msgspec.structs.replace(record, provenance=provenance)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Records waiting to be indexed, with their raw bytes and the statuses of the records seen."""
+
+    run_id: int
+    records: list[Record] = field(default_factory=list)
+    raws: list[tuple[str, RawRecord]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def event(self, event: Event, record_id: str | None = None, seen: dict[str, str] | None = None) -> str:
+        self.events.append(event)
+        if record_id is not None and seen is not None:
+            seen[record_id] = event.locator
+        return event.status
+
+
+class _Writer:
+    """Indexes batches in one background thread, one batch in flight, while the next one is prepared.
+
+    SQLite does its work with the GIL released, so indexing overlaps parsing and crosswalking. ``write``
+    and ``close`` return the status changes of the batch written before (records the index refused turn
+    from added/updated into rejected) and re-raise its error, so the run sees every outcome in order.
+    """
+
+    def __init__(self, store: Store, ledger: Ledger, source_id: str):
+        self.store = store
+        self.ledger = ledger
+        self.source_id = source_id
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"index-{source_id}")
+        self._pending: Future[Counter[str]] | None = None
+
+    def write(self, batch: _Batch) -> Counter[str]:
+        """Queue ``batch``; waits for the batch before it first and returns its status changes."""
+        changes = self._wait()
+        if batch.events:
+            self._pending = self._pool.submit(self._write, batch)
+        return changes
+
+    def close(self) -> Counter[str]:
+        try:
+            return self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _wait(self) -> Counter[str]:
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else Counter()
+
+    def _write(self, batch: _Batch) -> Counter[str]:
+        changes: Counter[str] = Counter()
+        if batch.records:
+            try:
+                self.store.upsert(batch.records)
+            except Exception:  # one record the index refuses must not cost the whole batch
+                log.exception("indexing a batch of %s failed; indexing one by one", self.source_id)
+                changes = self._upsert_one_by_one(batch)
+        self.ledger.save(batch.run_id, batch.raws, batch.events)
+        return changes
+
+    def _upsert_one_by_one(self, batch: _Batch) -> Counter[str]:
+        """Index what can be indexed and reject the rest with the index's reason."""
+        refused: dict[str, str] = {}
+        for record in batch.records:
+            try:
+                self.store.upsert([record])
+            except Exception as exc:
+                refused[record.id] = f"{type(exc).__name__}: {exc}"
+        batch.raws[:] = [(rid, raw) for rid, raw in batch.raws if rid not in refused]
+        changes: Counter[str] = Counter()
+        for event in batch.events:
+            if event.record_id in refused and event.status in ("added", "updated"):
+                changes[event.status] -= 1
+                changes["rejected"] += 1
+                event.status, event.code, event.message = "rejected", "index-error", refused[event.record_id]
+        return changes

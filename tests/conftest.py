@@ -1,0 +1,16 @@
+"""Shared test fixtures: the real servers the tests talk to are registered here as plugins."""
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.pycsw_server"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_RECORDS = ROOT / "config" / "demo" / "records" / "iso19139"
+
+
+@pytest.fixture(scope="session")
+def demo_records() -> Path:
+    """The real ISO 19139 records bundled with the demo (copies of the project corpus)."""
+    return DEMO_RECORDS

@@ -1,0 +1,1 @@
+"""Thesaurus: SKOS vocabularies and matching of free keywords to concept URIs (issue 4)."""
