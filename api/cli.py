@@ -107,7 +107,7 @@ def harvest(settings: config.Settings, sources: list[Source]) -> list[RunSummary
         ledger = Ledger(settings.harvest.ledger)
         try:
             for source in sources:
-                summary = _run_one(source, store, ledger, settings.harvest.batch_size)
+                summary = _run_one(source, store, ledger, settings.harvest)
                 print(summary.line(), flush=True)
                 summaries.append(summary)
         finally:
@@ -115,9 +115,14 @@ def harvest(settings: config.Settings, sources: list[Source]) -> list[RunSummary
     return summaries
 
 
-def _run_one(source: Source, store: Store, ledger: Ledger, batch_size: int) -> RunSummary:
+def _run_one(source: Source, store: Store, ledger: Ledger, options: config.HarvestSettings) -> RunSummary:
+    def run(progress: Progress | None = None) -> RunSummary:
+        return HarvestRun(
+            source, store, ledger, batch_size=options.batch_size, workers=options.workers, progress=progress
+        ).execute()
+
     if not sys.stderr.isatty():
-        return HarvestRun(source, store, ledger, batch_size=batch_size).execute()
+        return run()
     from tqdm import tqdm
 
     with tqdm(desc=source.id, unit=" records", file=sys.stderr, leave=False) as bar:
@@ -126,8 +131,7 @@ def _run_one(source: Source, store: Store, ledger: Ledger, batch_size: int) -> R
             bar.total = matched
             bar.update(received - bar.n)
 
-        reporter: Progress = progress
-        return HarvestRun(source, store, ledger, batch_size=batch_size, progress=reporter).execute()
+        return run(progress)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -43,10 +43,13 @@ class ServerSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
 class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     ledger: str = "var/harvest.db"  # raw records, run history, per-record statuses
     batch_size: int = 500  # records indexed per transaction
+    workers: int | None = None  # crosswalk processes; None: one per core (at most 4); 0: in-process
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 50_000:
             raise ValueError(f"batch_size: must be between 1 and 50000, got {self.batch_size}")
+        if self.workers is not None and not 0 <= self.workers <= 64:
+            raise ValueError(f"workers: must be between 0 and 64, got {self.workers}")
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

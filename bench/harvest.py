@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from api.cli import harvest  # noqa: E402
 from api.settings import load  # noqa: E402
 from bench.records import generate  # noqa: E402
-from harvester.protocols.csw import GMD_NS, _request_body  # noqa: E402
+from harvester.protocols.csw import GMD_NS, request_body  # noqa: E402
 from tests.fixtures.pycsw_server import start_pycsw  # noqa: E402
 
 CORPUS = ROOT / "config" / "demo" / "records" / "iso19139"
@@ -53,7 +54,7 @@ def download(url: str, page_size: int) -> tuple[int, int]:
     with requests.Session() as session:
         session.headers["Content-Type"] = "application/xml"
         while start:
-            body = _request_body(start, page_size, GMD_NS, "gmd:MD_Metadata", sort=True)
+            body = request_body(start, page_size, GMD_NS, "gmd:MD_Metadata", sort=True)
             content = session.post(url, data=body, timeout=120).content
             pages, size = pages + 1, size + len(content)
             head = content[:4096]
@@ -67,7 +68,8 @@ def download(url: str, page_size: int) -> tuple[int, int]:
 
 def run_harvest(workdir: Path, source_yaml: str) -> None:
     """terracat's harvest of one source into a fresh index and ledger (it prints its summary line)."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
     config = workdir / "terracat.yaml"
     config.write_text(
         "store: {backend: sqlite, path: var/catalogue.db}\n"

@@ -25,8 +25,11 @@ class RawRecord:
     deleted: bool = False  # the source says the record was deleted (OAI-PMH status="deleted")
     locator: str = ""  # where it came from, for messages: a file path, "page 3, record 7", a URL
     element: Any = field(default=None, repr=False, compare=False)  # parsed lxml element, when available
+    _digest: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def digest(self) -> str:
         """Content hash: a record whose bytes did not change since the last harvest is 'unchanged'."""
-        return hashlib.blake2b(self.content, digest_size=16).hexdigest()
+        if self._digest is None:
+            self._digest = hashlib.blake2b(self.content, digest_size=16).hexdigest()
+        return self._digest

@@ -26,7 +26,8 @@ from catalogue.record import Provenance, Record
 from catalogue.store import Store
 from harvester import formats, protocols
 from harvester.ledger import Event, Known, Ledger, utc_now
-from harvester.protocols import ListingError
+from harvester.parallel import Crosswalker, Outcome, default_workers
+from harvester.protocols import ListingError, Page
 from harvester.raw import RawRecord
 from harvester.source import Source
 
@@ -76,6 +77,7 @@ class HarvestRun:
         ledger: Ledger,
         *,
         batch_size: int = 500,
+        workers: int | None = None,
         progress: Progress | None = None,
     ):
         self.source = source
@@ -83,7 +85,7 @@ class HarvestRun:
         self.ledger = ledger
         self.batch_size = batch_size
         self.progress = progress
-        self.crosswalk = formats.get(source.format)
+        self.crosswalker = Crosswalker(default_workers() if workers is None else workers)
         self.source_url = source.url or (f"file://{source.path}" if source.path else None)
 
     def execute(self) -> RunSummary:
@@ -128,13 +130,17 @@ class HarvestRun:
         known = self._known()
         seen: dict[str, str] = {}  # record id -> locator of the raw record that gave it, this run
         try:
-            for page in protocols.create(self.source).pages():
+            for page, unchanged, outcomes in self._crosswalked(protocols.create(self.source).pages(), known):
                 if page.matched is not None:
                     summary.matched = page.matched
                 for note in page.notes:
                     log.warning("%s %s: %s", self.source.id, page.position, note)
-                for raw in page.records:
-                    status = self._process(raw, known, seen, batch)
+                for raw, previous in zip(page.records, unchanged, strict=True):
+                    if previous is not None:
+                        event = Event(previous.record_id, raw.locator, "unchanged")
+                        status = batch.event(event, previous.record_id, seen)
+                    else:
+                        status = self._accept(raw, next(outcomes), known, seen, batch)
                     summary.counts[status] += 1
                     if len(batch.events) >= self.batch_size:
                         summary.counts.update(writer.write(batch))
@@ -163,18 +169,42 @@ class HarvestRun:
         indexed = self.store.ids(self.source.id)
         return {native: k for native, k in known.items() if k.record_id in indexed}
 
-    def _process(self, raw: RawRecord, known: dict[str, Known], seen: dict[str, str], batch: _Batch) -> str:
-        previous = known.get(raw.native_id) if raw.native_id else None
-        if previous and previous.digest == raw.digest:
-            return batch.event(Event(previous.record_id, raw.locator, "unchanged"), previous.record_id, seen)
+    def _crosswalked(
+        self, pages: Iterator[Page], known: dict[str, Known]
+    ) -> Iterator[tuple[Page, list[Known | None], Iterator[Outcome]]]:
+        """Each page with what the ledger knows of its unchanged records and the crosswalk outcomes of
+        the others. The next page is read and its crosswalk started before this one is handed over, so
+        the workers crosswalk while the caller files. When the listing fails, the pages already received
+        are still handed over before the error."""
+        ahead = None
         try:
-            record = self.crosswalk.to_record(raw, pole=self.source.pole)
-        except formats.Rejected as exc:
-            return batch.event(Event(None, raw.locator, "rejected", exc.code, exc.message))
-        except Exception as exc:  # a crosswalk bug on one record must not stop the harvest
-            log.exception("crosswalk %s failed on %s", self.crosswalk.name, raw.locator)
-            message = f"{type(exc).__name__}: {exc}"
-            return batch.event(Event(None, raw.locator, "rejected", "crosswalk-error", message))
+            for page in pages:
+                unchanged = [self._unchanged(raw, known) for raw in page.records]
+                changed = [raw for raw, same in zip(page.records, unchanged, strict=True) if same is None]
+                current = (page, unchanged, self.crosswalker.submit(changed, self.source.pole))
+                if ahead is not None:
+                    yield ahead
+                ahead = current
+        except Exception:
+            if ahead is not None:
+                yield ahead
+            raise
+        if ahead is not None:
+            yield ahead
+
+    @staticmethod
+    def _unchanged(raw: RawRecord, known: dict[str, Known]) -> Known | None:
+        """What the ledger knows of ``raw`` when its bytes did not change: no need to even parse it."""
+        previous = known.get(raw.native_id) if raw.native_id else None
+        return previous if previous is not None and previous.digest == raw.digest else None
+
+    def _accept(
+        self, raw: RawRecord, outcome: Outcome, known: dict[str, Known], seen: dict[str, str], batch: _Batch
+    ) -> str:
+        """File the crosswalk's outcome for ``raw``: rejected, a duplicate, unchanged, added or updated."""
+        if isinstance(outcome, formats.Rejected):
+            return batch.event(Event(None, raw.locator, "rejected", outcome.code, outcome.message))
+        record = outcome
         if record.id in seen:
             message = (
                 f"identifier {record.native_id!r} was already given by {seen[record.id]} in this harvest"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.pycsw_server"]
+pytest_plugins = ["tests.fixtures.pycsw_server", "tests.fixtures.fault_server"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_RECORDS = ROOT / "config" / "demo" / "records" / "iso19139"

@@ -8,15 +8,11 @@ responses (``tests/data/csw/``) from an ``http.server`` on 127.0.0.1 that answer
 from __future__ import annotations
 
 import math
-import re
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from lxml import etree
@@ -25,9 +21,9 @@ from harvester.protocols import ListingError, Page, create
 from harvester.protocols import csw as csw_module
 from harvester.protocols.csw import CSW
 from harvester.source import Source
+from tests.fixtures.fault_server import FaultServer, Received, Reply, xml
 from tests.fixtures.pycsw_server import DEMO_ISO19139, PycswServer
 
-DATA = Path(__file__).parent / "data" / "csw"
 CSW_NS = "http://www.opengis.net/cat/csw/2.0.2"
 GMD_NS = "http://www.isotc211.org/2005/gmd"
 GMI_NS = "http://www.isotc211.org/2005/gmi"
@@ -167,68 +163,6 @@ def test_unreachable_port_fails_fast_without_leaking_the_query(caplog: pytest.Lo
 
 
 # --- against a faulty server playing real responses -------------------------------------------------
-
-
-@dataclass
-class Received:
-    path: str
-    start: int | None
-    body: bytes
-    headers: dict[str, str]
-
-
-Reply = tuple[int, bytes, dict[str, str]]
-
-
-def xml(name: str, status: int = 200) -> Reply:
-    return status, (DATA / name).read_bytes(), {"Content-Type": "application/xml; charset=UTF-8"}
-
-
-class FaultServer:
-    """An HTTP server on 127.0.0.1 whose answers a test scripts: ``respond(index, request) -> Reply``."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.respond: Callable[[int, Received], Reply] = lambda index, request: xml(
-            "geonetwork__getRecords.xml"
-        )
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/csw"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def starts(self) -> list[int | None]:
-        return [request.start for request in self.requests]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                start = re.search(rb'startPosition="(\d+)"', body)
-                request = Received(self.path, int(start[1]) if start else None, body, dict(self.headers))
-                server.requests.append(request)
-                status, content, headers = server.respond(len(server.requests) - 1, request)
-                self.send_response(status)
-                for name, value in {**headers, "Content-Length": str(len(content))}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(content)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet: the tests assert on ``server.requests``."""
-
-        return Handler
-
-
-@pytest.fixture
-def faulty() -> Iterator[FaultServer]:
-    server = FaultServer()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
 
 
 def test_request_is_a_sorted_iso_getrecords(faulty: FaultServer) -> None:

@@ -20,6 +20,7 @@ from harvester.ledger import Ledger
 from harvester.raw import RawRecord
 from harvester.run import HarvestRun, RunSummary
 from harvester.source import Source
+from tests.fixtures.fault_server import FaultServer, xml
 from tests.fixtures.pycsw_server import PycswServer
 
 
@@ -97,3 +98,18 @@ def test_second_csw_harvest_is_all_unchanged(tmp_path: Path, pycsw_server: Pycsw
     assert second.counts["unchanged"] == first.counts["added"]
     assert second.counts["added"] == second.counts["updated"] == 0
     assert store.count("sextant") == first.counts["added"]
+
+
+def test_listing_failing_midway_keeps_what_was_received(faulty: FaultServer, tmp_path: Path) -> None:
+    """Page 1 arrives (a real pycsw page of 5 records), page 2 fails: the run fails, page 1 is indexed."""
+    faulty.respond = lambda index, request: (
+        xml("pycsw__apiso__post_GetRecords-all.xml") if index == 0 else (500, b"database gone", {})
+    )
+    source = Source(id="sextant", pole="ODATIS", protocol="csw", url=faulty.url, page_size=5, retries=0)
+    summary, records, ledger = harvest(tmp_path, source)
+    assert summary.status == "failed" and not summary.listing_complete
+    assert f"CSW {faulty.url} startPosition=6: HTTP 500" in (summary.error or "")
+    assert summary.matched == 18 and summary.received == 5
+    assert summary.counts["added"] == len(records) == 5
+    assert "sextant.3e9a8c05" in records
+    assert ledger.runs("sextant")[0].status == "failed"

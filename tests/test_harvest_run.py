@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from api.settings import Settings, load
@@ -184,3 +185,21 @@ def test_a_record_the_index_refuses_costs_only_itself(setup: Settings) -> None:
     assert [(e.record_id, e.message) for e in refused] == [(refused_id, "IntegrityError: disk says no")]
     assert store.get(refused_id) is None
     assert store.count("demo") == summary.counts["added"] == 41 - 3 - 1  # 3 duplicate identifiers
+
+
+def test_worker_processes_and_in_process_crosswalks_agree(setup: Settings, tmp_path: Path) -> None:
+    """The pool of crosswalk processes changes the speed of a harvest, nothing else."""
+    outcomes = []
+    for workers in (0, 2):
+        store = open_store({"backend": "sqlite", "path": str(tmp_path / f"w{workers}" / "catalogue.db")})
+        ledger = Ledger(tmp_path / f"w{workers}" / "harvest.db")
+        summary = HarvestRun(setup.sources[0], store, ledger, workers=workers).execute()
+        events = [(e.record_id, e.locator, e.status, e.code) for e in ledger.events(summary.run_id or 0)]
+        records = {
+            rid: msgspec.structs.replace(record, provenance=None)
+            for rid in store.ids("demo")
+            if (record := store.get(rid)) is not None
+        }
+        outcomes.append((dict(summary.counts), events, records))
+    assert outcomes[0] == outcomes[1]
+    assert len(outcomes[0][2]) == 38

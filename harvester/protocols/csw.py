@@ -288,7 +288,7 @@ class _Fetcher:
     def _download(self, start: int, sort: bool) -> _Download:
         """The answer to one GetRecords; ``ListingError`` for network failures and HTTP errors."""
         where = f"CSW {self.safe_url} startPosition={start}"
-        body = _request_body(start, self.source.page_size, self.output_schema, self.type_names, sort=sort)
+        body = request_body(start, self.source.page_size, self.output_schema, self.type_names, sort=sort)
         try:
             response = self._session.post(
                 self.url, data=body, timeout=self.source.timeout, allow_redirects=False
@@ -335,7 +335,8 @@ class _Retry(Retry):
         return None if seconds is None else min(seconds, _MAX_RETRY_AFTER)
 
 
-def _request_body(start: int, max_records: int, output_schema: str, type_names: str, *, sort: bool) -> bytes:
+def request_body(start: int, max_records: int, output_schema: str, type_names: str, *, sort: bool) -> bytes:
+    """The GetRecords POST body for one page (public: the benchmark downloads the very same pages)."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<csw:GetRecords xmlns:csw="{CSW_NS}" xmlns:ogc="http://www.opengis.net/ogc" xmlns:gmd="{GMD_NS}" '

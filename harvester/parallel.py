@@ -1,0 +1,105 @@
+"""Crosswalks in worker processes.
+
+Parsing and crosswalking a record is pure Python CPU work (about 1 ms for an ISO 19139 record), so a
+harvest in one process is capped at one core however fast the source is. ``Crosswalker`` runs the
+crosswalk of a page's records in a pool of worker processes and hands the outcomes back in the order of
+the records, so the run's bookkeeping (statuses, duplicate identifiers) stays sequential and simple.
+
+With ``workers=0`` the crosswalk runs in the calling process, on the protocol's already-parsed element
+(no second parse): the right choice on one core, and for debugging.
+
+Workers are forked from a ``forkserver`` (never from the harvesting process itself, which runs threads:
+the CSW prefetcher, the index writer, a web server) and the pool is shared by every run in the process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from catalogue.record import Record, from_json, to_json
+from harvester import formats
+from harvester.raw import RawRecord
+
+log = logging.getLogger(__name__)
+
+Outcome = Record | formats.Rejected  # what the crosswalk made of one raw record
+
+# (source id, format, content, native id, datestamp, locator, pole): what a worker needs, picklable
+_Job = tuple[str, str, bytes, str | None, str | None, str, str | None]
+
+
+def default_workers() -> int:
+    """One worker per core, at most 4 (beyond that the index writer is the bottleneck)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
+
+
+def crosswalk(raw: RawRecord, pole: str | None) -> Outcome:
+    """The record for ``raw``, or why there is none. A crosswalk bug on one record is a rejection of
+    that record ("crosswalk-error"), never the end of the harvest."""
+    try:
+        return formats.get(raw.format).to_record(raw, pole=pole)
+    except formats.Rejected as exc:
+        return exc
+    except Exception as exc:
+        log.exception("crosswalk %s failed on %s", raw.format, raw.locator)
+        return formats.Rejected("crosswalk-error", f"{type(exc).__name__}: {exc}")
+
+
+def _work(job: _Job) -> tuple[str, bytes | str, str]:
+    """Runs in a worker: the outcome encoded for the trip back (records as msgspec JSON)."""
+    source_id, format_, content, native_id, datestamp, locator, pole = job
+    raw = RawRecord(source_id, format_, content, native_id=native_id, datestamp=datestamp, locator=locator)
+    outcome = crosswalk(raw, pole)
+    if isinstance(outcome, Record):
+        return ("record", to_json(outcome), "")
+    return ("rejected", outcome.code, outcome.message)
+
+
+class Crosswalker:
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def submit(self, raws: Sequence[RawRecord], pole: str | None) -> Iterator[Outcome]:
+        """The outcome for each raw record, in order. With workers, the work starts now and the iterator
+        waits for each result; in-process, each crosswalk runs when its outcome is read."""
+        if self.workers <= 0 or len(raws) < 2:
+            return (crosswalk(raw, pole) for raw in raws)
+        jobs = [(r.source_id, r.format, r.content, r.native_id, r.datestamp, r.locator, pole) for r in raws]
+        chunk = max(1, len(jobs) // (self.workers * 2))
+        return map(_decode, _pool(self.workers).map(_work, jobs, chunksize=chunk))
+
+
+def _decode(result: tuple[str, bytes | str, str]) -> Outcome:
+    kind, payload, message = result
+    if kind == "record":
+        assert isinstance(payload, bytes)
+        return from_json(payload)
+    assert isinstance(payload, str)
+    return formats.Rejected(payload, message)
+
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The process-wide pool of ``workers`` processes, started on first use."""
+    with _pools_lock:
+        if workers not in _pools:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["harvester.formats.iso19139", "catalogue.record"])
+            _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        return _pools[workers]
+
+
+@atexit.register
+def _shutdown() -> None:
+    for pool in _pools.values():
+        pool.shutdown(wait=True, cancel_futures=True)
