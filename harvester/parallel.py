@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from catalogue.record import Record, from_json, to_json
 from harvester import formats
@@ -73,7 +74,30 @@ class Crosswalker:
             return (crosswalk(raw, pole) for raw in raws)
         jobs = [(r.source_id, r.format, r.content, r.native_id, r.datestamp, r.locator, pole) for r in raws]
         chunk = max(1, len(jobs) // (self.workers * 2))
-        return map(_decode, _pool(self.workers).map(_work, jobs, chunksize=chunk))
+        try:
+            results = _pool(self.workers).map(_work, jobs, chunksize=chunk)
+        except BrokenProcessPool as exc:
+            return self._in_process(raws, pole, exc)
+        return self._outcomes(raws, pole, results)
+
+    def _outcomes(
+        self, raws: Sequence[RawRecord], pole: str | None, results: Iterator[tuple[str, bytes | str, str]]
+    ) -> Iterator[Outcome]:
+        for index in range(len(raws)):
+            try:
+                result = next(results)
+            except BrokenProcessPool as exc:
+                yield from self._in_process(raws[index:], pole, exc)
+                return
+            yield _decode(result)
+
+    def _in_process(self, raws: Sequence[RawRecord], pole: str | None, exc: Exception) -> Iterator[Outcome]:
+        """Workers that die (killed, out of memory, an unguarded ``__main__``) slow a harvest down; they
+        never fail it: the remaining records are crosswalked here."""
+        log.warning("crosswalk workers failed (%s); crosswalking in the harvest process from now on", exc)
+        _discard(self.workers)
+        self.workers = 0
+        return (crosswalk(raw, pole) for raw in raws)
 
 
 def _decode(result: tuple[str, bytes | str, str]) -> Outcome:
@@ -97,6 +121,13 @@ def _pool(workers: int) -> ProcessPoolExecutor:
             context.set_forkserver_preload(["harvester.formats.iso19139", "catalogue.record"])
             _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         return _pools[workers]
+
+
+def _discard(workers: int) -> None:
+    with _pools_lock:
+        pool = _pools.pop(workers, None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @atexit.register
