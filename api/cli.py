@@ -33,8 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    except config.UnknownSource as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

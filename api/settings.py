@@ -30,6 +30,10 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {key + ': ' if key else ''}{message}")
 
 
+class UnknownSource(LookupError):
+    """A command named a source the config does not define."""
+
+
 class ServerSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 5000
@@ -65,7 +69,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             if source.id == source_id:
                 return source
         known = ", ".join(s.id for s in self.sources) or "none"
-        raise KeyError(f"no source {source_id!r} in the config (configured: {known})")
+        raise UnknownSource(f"no source {source_id!r} in the config (configured: {known})")
 
 
 def load(path: str | Path) -> Settings:
@@ -153,13 +157,10 @@ def _dotted(path: tuple[Any, ...]) -> str:
 
 def _check(settings: Settings, file: Path, lines: dict[tuple[Any, ...], int]) -> None:
     """Rules that span several keys."""
-    backend = settings.store.get("backend", "sqlite")
-    if backend not in store_registry.backends():
-        key = ("store", "backend")
-        known = ", ".join(store_registry.backends())
-        raise ConfigError(
-            file, _line(lines, key), _dotted(key), f"unknown backend {backend!r}; known: {known}"
-        )
+    problem = store_registry.check_settings(settings.store)
+    if problem is not None:
+        key = ("store", problem[0])
+        raise ConfigError(file, _line(lines, key), _dotted(key), problem[1])
     seen: dict[str, int] = {}
     for i, source in enumerate(settings.sources):
         if source.id in seen:

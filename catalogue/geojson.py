@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from catalogue.record import BBox, Constraints, Contact, Keyword, Link, Record, TemporalExtent
+from catalogue.urls import is_link
 
 RECORD_CORE = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"
 RECORD_PROFILE = "http://www.opengis.net/def/profile/OGC/0/ogc-record"
@@ -133,7 +134,7 @@ def themes(record: Record) -> list[Json]:
         if scheme is None:
             continue
         concept: Json = {"id": keyword.uri or keyword.label, "title": keyword.label}
-        if keyword.uri and keyword.uri.startswith(("http://", "https://")):
+        if is_link(keyword.uri):
             concept["url"] = keyword.uri
         by_scheme.setdefault(scheme, {}).setdefault(concept["id"], concept)
     for item in record.concepts:
@@ -199,7 +200,7 @@ def contact(party: Contact) -> Json | None:
         "emails": [{"value": email} for email in party.emails],
         "phones": [{"value": _phone(number)} for number in party.phones],
         "addresses": _addresses(party),
-        "links": [{"href": party.url, "rel": "about", "type": "text/html"}] if party.url else None,
+        "links": [{"href": party.url, "rel": "about", "type": "text/html"}] if is_link(party.url) else None,
         "roles": [party.role] if party.role else None,
     }
     return {key: value for key, value in entry.items() if value}
@@ -445,12 +446,13 @@ def record_links(record: Record) -> list[Json]:
 
 
 def _distinct_links(links: list[Json]) -> list[Json]:
-    """One link per (rel, href): sources often list the same URL as both resource and thumbnail."""
+    """One link per (rel, href): sources often list the same URL as both resource and thumbnail.
+    Only followable addresses: a harvested ``javascript:`` linkage must never reach an ``href``."""
     seen: set[tuple[str, str]] = set()
     out = []
     for link in links:
         key = (link["rel"], link["href"])
-        if key not in seen:
+        if key not in seen and is_link(link["href"]):
             seen.add(key)
             out.append(link)
     return out

@@ -118,7 +118,10 @@ def _instant(text: str, *, end: bool) -> str:
         raise QueryError(f"datetime {text!r} is not an RFC 3339 date or date-time") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past the last representable instant
+        raise QueryError(f"datetime {text!r} is outside the years 1 to 9999 once in UTC") from None
 
 
 def parse_datetime(value: str | None) -> tuple[str | None, str | None] | None:

@@ -8,6 +8,7 @@ builds one from the ``store:`` section of the config.
 from __future__ import annotations
 
 import importlib
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -78,12 +79,34 @@ def backends() -> list[str]:
     return sorted(_BACKENDS)
 
 
-def open_store(settings: dict[str, Any]) -> Store:
-    """Build the store described by the ``store:`` config section (``backend`` plus its options)."""
+def _factory(settings: dict[str, Any]) -> tuple[Callable[..., Store], dict[str, Any]]:
     options = dict(settings)
     name = options.pop("backend", "sqlite")
     if name not in _BACKENDS:
-        raise ValueError(f"unknown store backend {name!r}; known: {', '.join(backends())}")
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(backends())}")
     module_name, _, attr = _BACKENDS[name].partition(":")
-    factory: Callable[..., Store] = getattr(importlib.import_module(module_name), attr)
+    return getattr(importlib.import_module(module_name), attr), options
+
+
+def check_settings(settings: dict[str, Any]) -> tuple[str, str] | None:
+    """The first problem with a ``store:`` section as ``(key, message)``, or ``None``: a key the backend
+    does not take, or one it needs, is found when the config is read, not when the store is opened."""
+    try:
+        factory, options = _factory(settings)
+    except ValueError as exc:
+        return ("backend", str(exc))
+    parameters = inspect.signature(factory).parameters
+    backend = settings.get("backend", "sqlite")
+    for key in options:
+        if key not in parameters:
+            return (key, f"unknown key {key!r} for backend {backend} (it takes: {', '.join(parameters)})")
+    for name, parameter in parameters.items():
+        if parameter.default is inspect.Parameter.empty and name not in options:
+            return (name, f"backend {backend} needs {name!r}")
+    return None
+
+
+def open_store(settings: dict[str, Any]) -> Store:
+    """Build the store described by the ``store:`` config section (``backend`` plus its options)."""
+    factory, options = _factory(settings)
     return factory(**options)

@@ -36,14 +36,14 @@ CREATE INDEX IF NOT EXISTS runs_source ON runs (source_id, id);
 CREATE TABLE IF NOT EXISTS raw_records (
     record_id TEXT PRIMARY KEY,
     source_id TEXT NOT NULL,
-    native_id TEXT NOT NULL,
+    source_key TEXT NOT NULL,        -- the protocol's id hint (file path, OAI id), else the native id
     format TEXT NOT NULL,
     digest TEXT NOT NULL,
     content BLOB NOT NULL,           -- zlib-compressed bytes as received (ISO XML shrinks about 5x)
     datestamp TEXT,
     run_id INTEGER NOT NULL          -- the run that last changed it
 );
-CREATE INDEX IF NOT EXISTS raw_records_source ON raw_records (source_id, native_id);
+CREATE INDEX IF NOT EXISTS raw_records_source ON raw_records (source_id, source_key);
 CREATE TABLE IF NOT EXISTS record_events (
     run_id INTEGER NOT NULL,
     record_id TEXT,                  -- NULL when the record was rejected before it had an id
@@ -171,49 +171,53 @@ class Ledger:
     # records --------------------------------------------------------------------------------------
 
     def known(self, source_id: str) -> dict[str, Known]:
-        """Every record of a source, by native id: loaded once per run to find unchanged records."""
+        """Every record of a source, by ledger key (the protocol's id hint, else the record's native id):
+        loaded once per run to find unchanged records."""
         rows = self._db.execute(
-            "SELECT native_id, record_id, digest FROM raw_records WHERE source_id = ?", (source_id,)
+            "SELECT source_key, record_id, digest FROM raw_records WHERE source_id = ?", (source_id,)
         )
         return {native: Known(record_id, digest) for native, record_id, digest in rows}
 
     def raw(self, record_id: str) -> RawRecord | None:
         """The raw record last received for a record id, bytes as the source sent them."""
         row = self._db.execute(
-            "SELECT source_id, format, content, native_id, datestamp FROM raw_records WHERE record_id = ?",
+            "SELECT source_id, format, content, source_key, datestamp FROM raw_records WHERE record_id = ?",
             (record_id,),
         ).fetchone()
         if row is None:
             return None
-        source_id, format_, content, native_id, datestamp = row
+        source_id, format_, content, source_key, datestamp = row
         return RawRecord(
             source_id=source_id,
             format=format_,
             content=zlib.decompress(content),
-            native_id=native_id,
+            native_id=source_key,
             datestamp=datestamp,
             locator=record_id,
         )
 
-    def save(self, run_id: int, changed: Iterable[tuple[str, RawRecord]], events: Iterable[Event]) -> None:
-        """Store the raw bytes of added/updated records and the statuses of a batch, in one transaction."""
+    def save(
+        self, run_id: int, changed: Iterable[tuple[str, str, RawRecord]], events: Iterable[Event]
+    ) -> None:
+        """Store the raw bytes of added/updated records (record id, ledger key, raw) and the statuses of a
+        batch, in one transaction. The key is what ``known`` returns them by."""
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO raw_records"
-                " (record_id, source_id, native_id, format, digest, content, datestamp, run_id)"
+                " (record_id, source_id, source_key, format, digest, content, datestamp, run_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         rid,
                         raw.source_id,
-                        raw.native_id,
+                        key,
                         raw.format,
                         raw.digest,
                         zlib.compress(raw.content, 1),
                         raw.datestamp,
                         run_id,
                     )
-                    for rid, raw in changed
+                    for rid, key, raw in changed
                 ],
             )
             db.executemany(

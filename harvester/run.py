@@ -24,6 +24,7 @@ import msgspec
 
 from catalogue.record import Provenance, Record
 from catalogue.store import Store
+from catalogue.urls import public_url
 from harvester import formats, protocols
 from harvester.ledger import Event, Known, Ledger, utc_now
 from harvester.parallel import Crosswalker, Outcome, default_workers
@@ -86,7 +87,8 @@ class HarvestRun:
         self.batch_size = batch_size
         self.progress = progress
         self.crosswalker = Crosswalker(default_workers() if workers is None else workers)
-        self.source_url = source.url or (f"file://{source.path}" if source.path else None)
+        # published with every record: never a token or credentials, never a path on this server
+        self.source_url = public_url(source.url) if source.url else None
 
     def execute(self) -> RunSummary:
         started = time.perf_counter()
@@ -127,20 +129,16 @@ class HarvestRun:
         assert summary.run_id is not None
         writer = _Writer(self.store, self.ledger, self.source.id)
         batch = _Batch(summary.run_id)
-        known = self._known()
-        seen: dict[str, str] = {}  # record id -> locator of the raw record that gave it, this run
+        state = self._state()
         try:
-            for page, unchanged, outcomes in self._crosswalked(protocols.create(self.source).pages(), known):
+            pages = protocols.create(self.source).pages()
+            for page, unchanged, outcomes in self._crosswalked(pages, state.known):
                 if page.matched is not None:
                     summary.matched = page.matched
                 for note in page.notes:
                     log.warning("%s %s: %s", self.source.id, page.position, note)
                 for raw, previous in zip(page.records, unchanged, strict=True):
-                    if previous is not None:
-                        event = Event(previous.record_id, raw.locator, "unchanged")
-                        status = batch.event(event, previous.record_id, seen)
-                    else:
-                        status = self._accept(raw, next(outcomes), known, seen, batch)
+                    status = self._file(raw, previous or next(outcomes), state, batch)
                     summary.counts[status] += 1
                     if len(batch.events) >= self.batch_size:
                         summary.counts.update(writer.write(batch))
@@ -156,18 +154,21 @@ class HarvestRun:
             summary.error = f"{type(exc).__name__}: {exc}"
         finally:
             try:
-                summary.counts.update(writer.write(batch))
-                summary.counts.update(writer.close())
+                try:
+                    summary.counts.update(writer.write(batch))
+                finally:
+                    summary.counts.update(writer.close())
             except Exception as exc:
                 log.exception("writing the harvest of %s failed", self.source.id)
                 summary.status = "failed"
                 summary.error = summary.error or f"writing to the index failed: {type(exc).__name__}: {exc}"
 
-    def _known(self) -> dict[str, Known]:
-        """Records harvested before and still indexed: only those can be 'unchanged'."""
-        known = self.ledger.known(self.source.id)
+    def _state(self) -> _RunState:
+        """What the run starts from. Only records still indexed can be 'unchanged' (an index rebuilt or
+        lost since makes them 'added' again)."""
         indexed = self.store.ids(self.source.id)
-        return {native: k for native, k in known.items() if k.record_id in indexed}
+        known = {key: k for key, k in self.ledger.known(self.source.id).items() if k.record_id in indexed}
+        return _RunState(known=known, indexed=indexed)
 
     def _crosswalked(
         self, pages: Iterator[Page], known: dict[str, Known]
@@ -198,27 +199,31 @@ class HarvestRun:
         previous = known.get(raw.native_id) if raw.native_id else None
         return previous if previous is not None and previous.digest == raw.digest else None
 
-    def _accept(
-        self, raw: RawRecord, outcome: Outcome, known: dict[str, Known], seen: dict[str, str], batch: _Batch
-    ) -> str:
-        """File the crosswalk's outcome for ``raw``: rejected, a duplicate, unchanged, added or updated."""
+    def _file(self, raw: RawRecord, outcome: Known | Outcome, state: _RunState, batch: _Batch) -> str:
+        """Record what became of ``raw``: rejected, a duplicate, unchanged, added or updated.
+
+        The ledger knows a record under its protocol's id hint (a file path, an OAI identifier) when
+        there is one, else under the crosswalk's identifier: the key under which the next run will look
+        it up before parsing anything."""
         if isinstance(outcome, formats.Rejected):
             return batch.event(Event(None, raw.locator, "rejected", outcome.code, outcome.message))
+        record_id = outcome.record_id if isinstance(outcome, Known) else outcome.id
+        if record_id in state.seen:
+            native = raw.native_id if isinstance(outcome, Known) else outcome.native_id
+            message = f"identifier {native!r} was already given by {state.seen[record_id]} in this harvest"
+            return batch.event(Event(record_id, raw.locator, "rejected", "duplicate-identifier", message))
+        state.seen[record_id] = raw.locator
+        if isinstance(outcome, Known):
+            return batch.event(Event(record_id, raw.locator, "unchanged"))
         record = outcome
-        if record.id in seen:
-            message = (
-                f"identifier {record.native_id!r} was already given by {seen[record.id]} in this harvest"
-            )
-            return batch.event(Event(record.id, raw.locator, "rejected", "duplicate-identifier", message))
-        raw.native_id = record.native_id
-        previous = known.get(record.native_id)
-        if previous and previous.digest == raw.digest:
-            return batch.event(Event(record.id, raw.locator, "unchanged"), record.id, seen)
-        status = "updated" if previous else "added"
+        key = raw.native_id or record.native_id
+        previous = state.known.get(key)
+        if previous is not None and previous.record_id == record.id and previous.digest == raw.digest:
+            return batch.event(Event(record.id, raw.locator, "unchanged"))
+        status = "updated" if record.id in state.indexed else "added"
         batch.records.append(self._stamped(record))
-        batch.raws.append((record.id, raw))
-        message = "; ".join(record.warnings) or None
-        return batch.event(Event(record.id, raw.locator, status, None, message), record.id, seen)
+        batch.raws.append((record.id, key, raw))
+        return batch.event(Event(record.id, raw.locator, status, None, "; ".join(record.warnings) or None))
 
     def _stamped(self, record: Record) -> Record:
         """The record with when and where it was harvested (the crosswalk knows neither)."""
@@ -228,18 +233,23 @@ class HarvestRun:
 
 
 @dataclass(slots=True)
+class _RunState:
+    known: dict[str, Known]  # ledger key -> what the last run stored, for records still indexed
+    indexed: set[str]  # ids of the source's records in the index when the run started
+    seen: dict[str, str] = field(default_factory=dict)  # record id -> locator that gave it, this run
+
+
+@dataclass(slots=True)
 class _Batch:
     """Records waiting to be indexed, with their raw bytes and the statuses of the records seen."""
 
     run_id: int
     records: list[Record] = field(default_factory=list)
-    raws: list[tuple[str, RawRecord]] = field(default_factory=list)
+    raws: list[tuple[str, str, RawRecord]] = field(default_factory=list)  # (record id, ledger key, raw)
     events: list[Event] = field(default_factory=list)
 
-    def event(self, event: Event, record_id: str | None = None, seen: dict[str, str] | None = None) -> str:
+    def event(self, event: Event) -> str:
         self.events.append(event)
-        if record_id is not None and seen is not None:
-            seen[record_id] = event.locator
         return event.status
 
 
@@ -294,7 +304,7 @@ class _Writer:
                 self.store.upsert([record])
             except Exception as exc:
                 refused[record.id] = f"{type(exc).__name__}: {exc}"
-        batch.raws[:] = [(rid, raw) for rid, raw in batch.raws if rid not in refused]
+        batch.raws[:] = [entry for entry in batch.raws if entry[0] not in refused]
         changes: Counter[str] = Counter()
         for event in batch.events:
             if event.record_id in refused and event.status in ("added", "updated"):

@@ -289,6 +289,8 @@ def test_unknown_item_is_404(catalogue: Catalogue) -> None:
         {"datetime": "2020-13-01"},
         {"datetime": "../.."},
         {"datetime": "2021-01-01/2020-01-01"},
+        {"datetime": "9999-12-31T23:59:59-01:00"},
+        {"datetime": "0001-01-01T00:00:00+01:00"},
         {"limit": "abc"},
         {"limit": "0"},
         {"offset": "-1"},

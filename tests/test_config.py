@@ -66,6 +66,8 @@ def test_good_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None
         (("id: theia-local", "id: Theia Local"), 10, "sources[1].id: 'Theia Local' must be"),
         (("    path: records", ""), 12, "sources[1].protocol: directory needs a path"),
         (("backend: sqlite", "backend: oracle"), 1, "store.backend: unknown backend 'oracle'"),
+        (("path: var/catalogue.db", "paht: var/catalogue.db"), 1, "store.paht: unknown key 'paht' for"),
+        (("sqlite, path: var/catalogue.db", "sqlite"), 1, "store.path: backend sqlite needs 'path'"),
         (("sources:", "sources: {"), 3, "invalid YAML"),
     ],
 )

@@ -380,3 +380,23 @@ def test_corpus_multilingual_shom_record(corpus: dict[str, Record]) -> None:
     assert properties["translations"]["en"]["title"] == "3D hydrodynamic model for the evolution of the ocean"
     assert properties["license"] == "etalab-2.0"
     assert properties["type"] == "series"
+
+
+def test_only_followable_addresses_become_links() -> None:
+    """Harvested metadata is not trusted: a javascript: or data: linkage must never reach an href (the HTML
+    record page renders every link), and relative paths cannot be followed."""
+    hostile = _record(
+        links=[
+            Link(url="javascript:alert(1)", function="download"),
+            Link(url="data/Sentinel-2/MSI/L2A/2020/09/02/scene.SAFE", function="download"),
+            Link(url="https://data.example.org/scene.zip", function="download"),
+            Link(url="ftp://ftp.ifremer.fr/ifremer/argo/", function="download"),
+        ],
+        thumbnails=["data:image/png;base64,AAAA", "CCW_Countryparks_s.png"],
+        contacts=[Contact(organisation="Ifremer", url="javascript:steal()")],
+        keywords=[Keyword(label="Sea", thesaurus="GEMET", uri="vbscript:run")],
+    )
+    feature = to_geojson(hostile)
+    hrefs = re.findall(r'"(?:href|url)": "([^"]*)"', json.dumps(feature))
+    assert hrefs and all(h.startswith(("http://", "https://", "ftp://")) for h in hrefs), hrefs
+    assert "https://data.example.org/scene.zip" in hrefs and "ftp://ftp.ifremer.fr/ifremer/argo/" in hrefs

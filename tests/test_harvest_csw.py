@@ -113,3 +113,11 @@ def test_listing_failing_midway_keeps_what_was_received(faulty: FaultServer, tmp
     assert summary.counts["added"] == len(records) == 5
     assert "sextant.3e9a8c05" in records
     assert ledger.runs("sextant")[0].status == "failed"
+
+
+def test_source_credentials_and_tokens_are_not_published(tmp_path: Path, pycsw_server: PycswServer) -> None:
+    """A source URL may carry a token; every record says where it came from without it."""
+    url = pycsw_server.url.replace("http://", "http://harvester:s3cret@") + "?token=abc123"
+    _, records, _ = harvest(tmp_path, csw_source(url, 100))
+    assert records
+    assert {r.provenance.source_url for r in records.values() if r.provenance} == {pycsw_server.url}

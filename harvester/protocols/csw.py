@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from lxml import etree
@@ -36,6 +36,7 @@ from urllib3 import BaseHTTPResponse
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.util import Retry
 
+from catalogue.urls import public_url
 from harvester.protocols import ListingError, Page, Protocol
 from harvester.raw import RawRecord
 
@@ -271,7 +272,7 @@ class _Fetcher:
         self.type_names = type_names
         self.sort = True
         self.url = source.url or ""
-        self.safe_url = _safe_url(self.url)
+        self.safe_url = public_url(self.url)
         self._session = _session(source)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"csw-{source.id}")
 
@@ -296,7 +297,7 @@ class _Fetcher:
         except requests.RequestException as exc:
             raise _request_failure(exc, where, self.source) from None
         if response.is_redirect:
-            target = _safe_url(response.headers.get("Location", ""))
+            target = public_url(response.headers.get("Location", ""))
             raise ListingError(
                 f"{where}: HTTP {response.status_code} redirect to {target}; update the source url"
             )
@@ -448,12 +449,6 @@ def _native_id(element: etree._Element) -> str | None:
         "dc:identifier", namespaces=_NS
     )
     return (text.strip() or None) if text else None
-
-
-def _safe_url(url: str) -> str:
-    """The URL without credentials, query string or fragment: those may hold tokens, never print them."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _request_failure(exc: requests.RequestException, where: str, source: Source) -> ListingError:
