@@ -47,7 +47,7 @@ class ServerSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
 class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     ledger: str = "var/harvest.db"  # raw records, run history, per-record statuses
     batch_size: int = 500  # records indexed per transaction
-    workers: int | None = None  # crosswalk processes; None: one per core (at most 4); 0: in-process
+    workers: int | None = None  # crosswalk processes; None: per core for folders, none over the network
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 50_000:

@@ -86,7 +86,7 @@ class HarvestRun:
         self.ledger = ledger
         self.batch_size = batch_size
         self.progress = progress
-        self.crosswalker = Crosswalker(default_workers() if workers is None else workers)
+        self.crosswalker = Crosswalker(default_workers(source) if workers is None else workers)
         # published with every record: never a token or credentials, never a path on this server
         self.source_url = public_url(source.url) if source.url else None
 
