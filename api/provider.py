@@ -48,6 +48,7 @@ from pygeoapi.provider.base import (
 
 from catalogue.geojson import to_geojson
 from catalogue.query import (
+    EQUALITY_PROPERTIES,
     SORTABLES,
     Query,
     QueryError,
@@ -105,7 +106,7 @@ _EQUALITY = {
     "language": "language",
 }
 # Parameters a fixed collection filter may set.
-FIXED_FILTERS = ("type", "pole", "source", "language")
+FIXED_FILTERS = EQUALITY_PROPERTIES  # a collection can be fixed on any property a query tests for equality
 # OGC parameters our query model cannot express yet: refused rather than silently ignored.
 _UNSUPPORTED = {"externalIds": "externalIds is not supported by this catalogue yet"}
 

@@ -87,7 +87,7 @@ def load(path: str | Path) -> Settings:
     if node is None:
         raise ConfigError(file, None, "", "the config file is empty")
     lines: dict[tuple[Any, ...], int] = {}
-    data = _plain(node, (), lines)
+    data = _plain(node, (), lines, yaml.SafeLoader(""))
     if not isinstance(data, dict):
         raise ConfigError(file, lines.get(()), "", "the config must be a mapping of sections")
     try:
@@ -98,20 +98,23 @@ def load(path: str | Path) -> Settings:
     return _resolve_paths(settings, file.parent.resolve())
 
 
-def _plain(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
-    """Python data for a YAML node, recording the line of every key path on the way."""
-    lines[path] = node.start_mark.line + 1
+def _plain(
+    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], loader: yaml.SafeLoader
+) -> Any:
+    """Python data for a YAML node, recording the line of every key path on the way (a key's own line,
+    not its value's, so an error points at the key)."""
     if isinstance(node, yaml.MappingNode):
+        lines[path] = node.start_mark.line + 1
         out = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _plain(value_node, (*path, key), lines)
+            key = loader.construct_object(key_node)
+            out[key] = _plain(value_node, (*path, key), lines, loader)
             lines[(*path, key)] = key_node.start_mark.line + 1
         return out
+    lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+        return [_plain(item, (*path, i), lines, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node)
 
 
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")

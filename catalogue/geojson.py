@@ -44,24 +44,25 @@ Json = dict[str, Any]
 
 def to_geojson(record: Record) -> Json:
     """The OGC API Records GeoJSON feature for ``record`` (a fresh dict the caller may modify)."""
+    licensed = licence(record.constraints)  # the licence feeds properties and links: read it once
     return {
         "id": record.id,
         "type": "Feature",
         "conformsTo": [RECORD_CORE],
         "geometry": geometry(record.bboxes),
         "time": time_object(record.temporal),
-        "properties": _properties(record),
-        "links": record_links(record),
+        "properties": _properties(record, licensed),
+        "links": record_links(record, licensed[1]),
     }
 
 
 # --- properties -----------------------------------------------------------------------------------
 
 
-def _properties(record: Record) -> Json:
+def _properties(record: Record, licensed: tuple[str | None, Json | None]) -> Json:
     text_language = record.title.lang or record.metadata_language
     other_languages = translations(record)
-    license_id, _ = licence(record.constraints)
+    license_id, licence_link = licensed
     properties: Json = {
         "type": record.resource_type,
         "title": record.title.text,
@@ -75,7 +76,7 @@ def _properties(record: Record) -> Json:
         "formats": [_format(f.name, f.version) for f in record.formats],
         "contacts": [entry for entry in map(contact, record.contacts) if entry],
         "license": license_id,
-        "rights": rights(record.constraints),
+        "rights": rights(record.constraints, licence_link),
         "created": record.created,
         "updated": record.metadata_date,
         "published": record.published,
@@ -285,12 +286,11 @@ def licence(constraints: Constraints | None) -> tuple[str | None, Json | None]:
     return identifier or "other", link
 
 
-def rights(constraints: Constraints | None) -> str | None:
-    """Every constraint not carried by ``license``, one statement per line."""
+def rights(constraints: Constraints | None, licence_link: Json | None) -> str | None:
+    """Every constraint not carried by ``license`` (whose link ``licence`` gave), one statement per line."""
     if constraints is None:
         return None
-    _, link = licence(constraints)
-    unplaced = [constraints.licence] if constraints.licence and link is None else []
+    unplaced = [constraints.licence] if constraints.licence and licence_link is None else []
     statements = _unique([*unplaced, *constraints.access, *constraints.use_limitations, *constraints.other])
     return "\n".join(statements) or None
 
@@ -425,7 +425,7 @@ def _image_type(url: str) -> str | None:
     return guessed if guessed and guessed.startswith("image/") else None
 
 
-def record_links(record: Record) -> list[Json]:
+def record_links(record: Record, licence_link: Json | None) -> list[Json]:
     """The record's own links: its online resources, previews, DOI, licence, harvest source and the
     record profile. Links the API adds (self, alternate, collection) are not the record's."""
     links = [_resource_link(link) for link in record.links]
@@ -436,7 +436,6 @@ def record_links(record: Record) -> list[Json]:
         links.append(preview)
     if record.doi:
         links.append({"rel": "cite-as", "href": f"https://doi.org/{record.doi}", "title": "DOI"})
-    _, licence_link = licence(record.constraints)
     if licence_link:
         links.append(licence_link)
     if record.provenance and record.provenance.source_url:
