@@ -26,7 +26,8 @@ from catalogue.record import (
 )
 from harvester import formats
 from harvester.formats import Rejected
-from harvester.formats.iso19139 import ISO19139, normalise_date, normalise_language
+from harvester.formats.common import normalise_date, normalise_language
+from harvester.formats.iso19139 import ISO19139
 from harvester.raw import RawRecord
 
 CORPUS = Path(__file__).resolve().parent.parent / "config" / "demo" / "records" / "iso19139"

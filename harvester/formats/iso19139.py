@@ -15,12 +15,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 from typing import Any
 
 from lxml import etree
 
-from catalogue.identity import normalise_doi, record_id
+from catalogue.identity import record_id
 from catalogue.record import (
     BBox,
     Constraints,
@@ -35,6 +34,21 @@ from catalogue.record import (
     TemporalExtent,
 )
 from harvester.formats import Crosswalk, Rejected
+from harvester.formats.common import (
+    URL_IN_TEXT,
+    add_identifier,
+    doi_identifier,
+    first,
+    fold,
+    is_licence,
+    normalise_date,
+    normalise_language,
+    one_line,
+    paragraphs,
+    to_identifier,
+    unique,
+    xml_root,
+)
 from harvester.raw import RawRecord
 
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -54,9 +68,6 @@ _PT_FREETEXT = f"{{{GMD}}}PT_FreeText"
 _LANGUAGE_CODE = f"{{{GMD}}}LanguageCode"
 _SERVICE_IDENTIFICATION = f"{{{NS['srv']}}}SV_ServiceIdentification"
 _HREF = f"{{{NS['xlink']}}}href"
-
-# No DTD entity expansion and no network access: records come from sources we do not control.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False)
 
 
 def _xp(path: str) -> etree.XPath:
@@ -171,23 +182,6 @@ _USE_CODES = _xp("gmd:useConstraints/*")
 _OTHER_CONSTRAINTS = _xp("gmd:otherConstraints")
 
 # --- vocabularies ---------------------------------------------------------------------------------------
-# ISO 639-2 (bibliographic and terminology codes) and a few names seen in records -> ISO 639-1.
-# fmt: off
-_ISO639 = {
-    "eng": "en", "english": "en", "fre": "fr", "fra": "fr", "french": "fr", "français": "fr",
-    "francais": "fr", "ger": "de", "deu": "de", "german": "de", "deutsch": "de", "ita": "it",
-    "italian": "it", "dut": "nl", "nld": "nl", "spa": "es", "por": "pt", "roh": "rm", "rum": "ro",
-    "ron": "ro", "pol": "pl", "cze": "cs", "ces": "cs", "slo": "sk", "slk": "sk", "slv": "sl",
-    "hrv": "hr", "hun": "hu", "gre": "el", "ell": "el", "bul": "bg", "swe": "sv", "dan": "da",
-    "fin": "fi", "nor": "no", "nob": "nb", "nno": "nn", "est": "et", "lav": "lv", "lit": "lt",
-    "gle": "ga", "mlt": "mt", "cat": "ca", "baq": "eu", "eus": "eu", "glg": "gl", "ice": "is",
-    "isl": "is", "wel": "cy", "cym": "cy", "bre": "br", "cos": "co", "oci": "oc", "ltz": "lb",
-    "rus": "ru", "ukr": "uk", "tur": "tr", "ara": "ar", "chi": "zh", "zho": "zh", "jpn": "ja",
-    "kor": "ko",
-}
-# fmt: on
-_LANG_SEPARATORS = re.compile(r"[;,\s_-]")
-
 # ISO 19115 MD_ScopeCode (2003 list and the 19115-1 additions).
 _SCOPES = frozenset(
     {
@@ -212,92 +206,14 @@ _POINTER_CODES = frozenset({"otherRestrictions"})
 # Canadian NAP register ids ("RI_414") stand in codeListValue while the code is in the text.
 _REGISTER_ID = re.compile(r"RI_\d+")
 
-_LICENCE_TEXT = re.compile(
-    r"creative\s*commons|\bcc[\s-]?(?:by|zero|0)\b|licen[cs]e\s+ouverte|open\s+licen[cs]e|etalab"
-    r"|open\s+data\s+commons|\bodbl\b|open\s+government\s+licen[cs]e|\bpddl\b",
-    re.IGNORECASE,
-)
-_LICENCE_URL = re.compile(r"licen[cs]|creativecommons\.org|opendatacommons\.org|etalab", re.IGNORECASE)
-_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"')\]]+")
-_FOLD = re.compile(r"[\W_]+")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 # A fileIdentifier left as a template placeholder ("{uuid}", "${id}") would merge unrelated records.
 _PLACEHOLDER = re.compile(r"\$?\{+[^{}]*\}+")
 
 # Texts a source writes in a gml position when it means "no value".
 _OPEN_POSITIONS = {"": None, "none": None, "null": None, "nil": None, "unknown": "unknown", "now": "now"}
-_DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:Z|[+-]\d{2}:?\d{2})?")
-_BASIC_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
-
-
-# --- dates -----------------------------------------------------------------------------------------------
-def normalise_date(value: str | None) -> str | None:
-    """The ISO 8601 form of a date as written in metadata, or ``None`` when it cannot be read.
-
-    Calendar dates keep their precision (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``; a zone on a plain date,
-    ``2012-01-01Z``, is dropped); the basic format ``20170322`` is read as a date; timestamps become
-    RFC 3339 in UTC to the second (sub-second digits, even nanoseconds, are cut). A timestamp without a
-    zone is taken as UTC: a few hours' error matters less to a catalogue than an unsortable value.
-    Impossible dates (``2015-14-12``) and prose (``8 juillet 1974``) give ``None``: guessing would hide
-    the error from the source's administrator.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    match = _DATE.fullmatch(text) or _BASIC_DATE.fullmatch(text)
-    if match:
-        return _calendar_date(*match.groups())
-    if "T" in text or ":" in text:
-        return _timestamp(text)
-    return None
-
-
-def _calendar_date(year: str, month: str | None, day: str | None) -> str | None:
-    try:
-        date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
-        return None
-    if day:
-        return f"{year}-{int(month or 1):02d}-{int(day):02d}"
-    return f"{year}-{int(month):02d}" if month else year
-
-
-def _timestamp(text: str) -> str | None:
-    try:
-        moment = datetime.fromisoformat(text)
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # --- small readers -----------------------------------------------------------------------------------------
-def _first(elements: list[Any]) -> Any:
-    return elements[0] if elements else None
-
-
-def _one_line(text: str | None) -> str | None:
-    """Whitespace collapsed: titles, names and codes are often pretty-printed over several lines."""
-    if not text:
-        return None
-    return " ".join(text.split()) or None
-
-
-def _paragraphs(text: str | None) -> str | None:
-    """Long text (abstract, lineage, constraints) with its paragraphs but without pretty-printing.
-
-    When continuation lines are indented the line breaks come from an XML pretty-printer: lines are
-    joined and only blank-line paragraph breaks are kept. Otherwise the author's line breaks are kept.
-    """
-    if not text:
-        return None
-    lines = text.strip().splitlines()
-    if any(line.startswith((" ", "\t")) for line in lines[1:]):
-        paragraphs = _PARAGRAPH_BREAK.split(text.strip())
-        return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs) or None
-    return "\n".join(line.strip() for line in lines) or None
-
-
 def _main_text(prop: Any, clean: Callable[[str | None], str | None]) -> str | None:
     """The value in the main language: the first non-empty child that is not ``PT_FreeText``
     (``gco:CharacterString``, ``gmx:Anchor``, ``gco:Date``, ``gmd:URL``, even ``gco:characterString``)."""
@@ -313,20 +229,20 @@ def _text(prop: Any) -> str | None:
     first ``PT_FreeText`` translation."""
     if prop is None:
         return None
-    value = _main_text(prop, _one_line) or _one_line(prop.text)
+    value = _main_text(prop, one_line) or one_line(prop.text)
     if value:
         return value
-    return next((value for element in _TRANSLATIONS(prop) if (value := _one_line(element.text))), None)
+    return next((value for element in _TRANSLATIONS(prop) if (value := one_line(element.text))), None)
 
 
 def _texts(props: list[Any]) -> list[str]:
-    return _unique(value for prop in props if (value := _text(prop)))
+    return unique(value for prop in props if (value := _text(prop)))
 
 
 def _href(prop: Any) -> str | None:
     """The ``xlink:href`` of the property's ``gmx:Anchor``: the URI the source gives for the value."""
-    anchor = _first(_ANCHOR(prop)) if prop is not None else None
-    return _one_line(anchor.get(_HREF)) if anchor is not None else None
+    anchor = first(_ANCHOR(prop)) if prop is not None else None
+    return one_line(anchor.get(_HREF)) if anchor is not None else None
 
 
 def _code(element: Any) -> str | None:
@@ -353,44 +269,6 @@ def _language(prop: Any) -> str | None:
     return normalise_language(_text(prop))
 
 
-def normalise_language(code: str | None) -> str | None:
-    """ISO 639-1 for the usual spellings (``fre``, ``fra``, ``eng; CAN``, ``fr-FR``, ``German``); any
-    other code lower-cased, as the record convention says."""
-    if not code:
-        return None
-    key = _LANG_SEPARATORS.split(code.strip().lower(), 1)[0]
-    return _ISO639.get(key, key) or None
-
-
-def _unique(values: Any) -> list[Any]:
-    """Values in order without repeats (list membership: Structs are not hashable)."""
-    out: list[Any] = []
-    for value in values:
-        if value not in out:
-            out.append(value)
-    return out
-
-
-def _fold(name: str) -> str:
-    return _FOLD.sub("", name.lower())
-
-
-def _is_licence(text: str, url: str | None) -> bool:
-    return bool(_LICENCE_TEXT.search(text) or (url and _LICENCE_URL.search(url)))
-
-
-# --- locating the metadata ----------------------------------------------------------------------------
-def _root(raw: RawRecord) -> Any:
-    """The parsed document: the protocol's element when it already parsed the response."""
-    if raw.element is not None:
-        element = raw.element
-        return element.getroot() if hasattr(element, "getroot") else element
-    try:
-        return etree.fromstring(raw.content, _PARSER)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise Rejected("not-xml", f"the record is not well-formed XML: {exc}") from None
-
-
 def _metadata_element(root: Any) -> Any:
     """``MD_Metadata``/``MI_Metadata``: the root, or inside an OAI ``<record>`` or GeoNetwork wrapper."""
     if root.tag in _METADATA_TAGS:
@@ -414,12 +292,12 @@ class _Reader:
     def __init__(self, md: Any):
         self.md = md
         self.warnings: list[str] = []
-        self.metadata_language = _language(_first(_MD_LANGUAGE(md)))
+        self.metadata_language = _language(first(_MD_LANGUAGE(md)))
         self.locales = {
-            locale.get("id"): normalise_language(_code(_first(_LOCALE_CODE(locale))))
+            locale.get("id"): normalise_language(_code(first(_LOCALE_CODE(locale))))
             for locale in _LOCALES(md)
         }
-        self.ident = _first(_IDENTIFICATIONS(md))
+        self.ident = first(_IDENTIFICATIONS(md))
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -442,7 +320,7 @@ class _Reader:
         """The main text in the metadata language with its ``PT_FreeText`` translations."""
         if prop is None:
             return None
-        clean = _paragraphs if multiline else _one_line
+        clean = paragraphs if multiline else one_line
         main = _main_text(prop, clean)
         translations: dict[str, str] = {}
         for element in _TRANSLATIONS(prop):
@@ -461,13 +339,13 @@ class _Reader:
     # --- identity ---
     def native_id(self, raw: RawRecord) -> str:
         """``fileIdentifier``, else the first resource identifier, else what the protocol knew."""
-        native = _text(_first(_FILE_ID(self.md)))
+        native = _text(first(_FILE_ID(self.md)))
         if native and _PLACEHOLDER.fullmatch(native):
             self.warn(f"gmd:fileIdentifier: template placeholder {native!r} ignored")
             native = None
         if not native:
             codes = (_ID_CODE(identifier) for identifier in self.in_ident(_RESOURCE_IDS))
-            native = next((value for code in codes if (value := _text(_first(code)))), None)
+            native = next((value for code in codes if (value := _text(first(code)))), None)
         native = native or (raw.native_id or "").strip()
         if not native:
             raise Rejected(
@@ -479,15 +357,15 @@ class _Reader:
         """Resource identifiers and every DOI, wherever the source put it (fileIdentifier, identifier
         code or anchor, dataSetURI, a doi.org online resource); one entry per DOI."""
         found: list[Identifier] = []
-        _add_identifier(found, _doi_identifier(native_id))
+        add_identifier(found, doi_identifier(native_id))
         for identifier in self.in_ident(_RESOURCE_IDS):
-            code_prop = _first(_ID_CODE(identifier))
-            scheme = _text(_first(_ID_CODESPACE(identifier))) or _text(_first(_ID_AUTHORITY(identifier)))
-            _add_identifier(found, _identifier(_text(code_prop), _href(code_prop), scheme))
+            code_prop = first(_ID_CODE(identifier))
+            scheme = _text(first(_ID_CODESPACE(identifier))) or _text(first(_ID_AUTHORITY(identifier)))
+            add_identifier(found, to_identifier(_text(code_prop), _href(code_prop), scheme))
         for uri in _texts(_DATASET_URI(self.md)):
-            _add_identifier(found, _identifier(uri, None, None))
+            add_identifier(found, to_identifier(uri, None, None))
         for link in links:
-            _add_identifier(found, _doi_identifier(link.url))
+            add_identifier(found, doi_identifier(link.url))
         return found
 
     # --- classification ---
@@ -506,9 +384,9 @@ class _Reader:
         """One ``Keyword`` per ``gmd:keyword``, carrying its block's type and thesaurus."""
         found: list[Keyword] = []
         for block in self.in_ident(_KEYWORD_BLOCKS):
-            kind = _code(_first(_KEYWORD_TYPE(block)))
-            title_prop = _first(_THESAURUS_TITLE(block))
-            id_prop = _first(_THESAURUS_ID(block))
+            kind = _code(first(_KEYWORD_TYPE(block)))
+            title_prop = first(_THESAURUS_TITLE(block))
+            id_prop = first(_THESAURUS_ID(block))
             thesaurus = _text(title_prop)
             thesaurus_uri = _href(title_prop) or _href(id_prop) or _text(id_prop)
             for prop in _KEYWORDS(block):
@@ -530,7 +408,7 @@ class _Reader:
 
     # --- extents ---
     def bboxes(self) -> list[BBox]:
-        return _unique(box for element in _BBOXES(self.md) if (box := self.bbox(element)) is not None)
+        return unique(box for element in _BBOXES(self.md) if (box := self.bbox(element)) is not None)
 
     def bbox(self, element: Any) -> BBox | None:
         """A WGS 84 box, or ``None`` (with a warning) when a bound is missing, not a number or out of
@@ -540,11 +418,11 @@ class _Reader:
         writers set it by mistake on the only box of a record (pygeometa, BonaRes), and dropping it
         would make the record unfindable on a map.
         """
-        if (_text(_first(_BBOX_TYPE(element))) or "").lower() in ("false", "0"):
+        if (_text(first(_BBOX_TYPE(element))) or "").lower() in ("false", "0"):
             self.warn("gmd:EX_GeographicBoundingBox: extentTypeCode false (exclusion) ignored; box indexed")
         values: list[float] = []
         for name, path in _BOUNDS:
-            text = _text(_first(path(element)))
+            text = _text(first(path(element)))
             try:
                 value = float((text or "").replace(",", "."))
             except ValueError:
@@ -563,7 +441,7 @@ class _Reader:
         return BBox(west, south, east, north)
 
     def places(self) -> list[str]:
-        return _texts([_first(_ID_CODE(identifier)) for identifier in _PLACES(self.md)])
+        return _texts([first(_ID_CODE(identifier)) for identifier in _PLACES(self.md)])
 
     def temporal(self) -> list[TemporalExtent]:
         extents = []
@@ -575,11 +453,11 @@ class _Reader:
                 extents.append(self.instant(element))
             else:
                 self.warn(f"gmd:EX_TemporalExtent: {kind} is not read")
-        return _unique(extent for extent in extents if extent != TemporalExtent())
+        return unique(extent for extent in extents if extent != TemporalExtent())
 
     def period(self, element: Any) -> TemporalExtent:
-        start, start_raw, _ = self.position(_first(_BEGIN(element)))
-        end, end_raw, indeterminate = self.position(_first(_END(element)))
+        start, start_raw, _ = self.position(first(_BEGIN(element)))
+        end, end_raw, indeterminate = self.position(first(_END(element)))
         if start and end and start[:10] > end[:10]:
             self.warn(f"gml:TimePeriod: ends ({end}) before it begins ({start})")
         return TemporalExtent(
@@ -587,7 +465,7 @@ class _Reader:
         )
 
     def instant(self, element: Any) -> TemporalExtent:
-        value, raw, _ = self.position(_first(_INSTANT(element)))
+        value, raw, _ = self.position(first(_INSTANT(element)))
         return TemporalExtent(start=value, end=value, start_raw=raw, end_raw=raw)
 
     def position(self, element: Any) -> tuple[str | None, str | None, str | None]:
@@ -614,8 +492,8 @@ class _Reader:
         """created/published/revised from the resource citation (the first readable date of each type)."""
         dates: dict[str, str] = {}
         for element in self.in_ident(_CITATION_DATES):
-            field = _CITATION_DATE_FIELDS.get(_code(_first(_DATE_TYPE(element))) or "")
-            text = _text(_first(_DATE_VALUE(element)))
+            field = _CITATION_DATE_FIELDS.get(_code(first(_DATE_TYPE(element))) or "")
+            text = _text(first(_DATE_VALUE(element)))
             if field is None or text is None or field in dates:
                 continue
             if value := normalise_date(text):
@@ -625,7 +503,7 @@ class _Reader:
         return dates
 
     def metadata_date(self) -> str | None:
-        text = _text(_first(_DATESTAMP(self.md)))
+        text = _text(first(_DATESTAMP(self.md)))
         value = normalise_date(text)
         if text and value is None:
             self.warn(f"gmd:dateStamp: unreadable date {text!r}")
@@ -640,27 +518,27 @@ class _Reader:
             *_DISTRIBUTOR_CONTACTS(self.md),
             *_METADATA_CONTACTS(self.md),
         ]
-        return _unique(contact for party in parties if (contact := self.contact(party)) is not None)
+        return unique(contact for party in parties if (contact := self.contact(party)) is not None)
 
     def contact(self, party: Any) -> Contact | None:
         """A ``CI_ResponsibleParty``; ``None`` when it names nobody and gives no way to reach anyone."""
-        organisation = self.localised(_first(_PARTY_ORGANISATION(party)))
-        role = _code(_first(_PARTY_ROLE(party)))
+        organisation = self.localised(first(_PARTY_ORGANISATION(party)))
+        role = _code(first(_PARTY_ROLE(party)))
         if role and "{" in role:
             self.warn(f"gmd:role: template placeholder {role!r} ignored")
             role = None
-        info = _first(_CONTACT_INFO(party))
-        address = _first(_ADDRESS(info)) if info is not None else None
+        info = first(_CONTACT_INFO(party))
+        address = first(_ADDRESS(info)) if info is not None else None
         contact = Contact(
             role=role,
-            name=_text(_first(_PARTY_INDIVIDUAL(party))),
+            name=_text(first(_PARTY_INDIVIDUAL(party))),
             organisation=organisation.text if organisation else None,
-            position=_text(_first(_PARTY_POSITION(party))),
+            position=_text(first(_PARTY_POSITION(party))),
             emails=_texts(_EMAILS(address)) if address is not None else [],
             phones=_texts(_PHONES(info)) if info is not None else [],
-            url=_text(_first(_CONTACT_URL(info))) if info is not None else None,
+            url=_text(first(_CONTACT_URL(info))) if info is not None else None,
             address=_postal_address(address) if address is not None else None,
-            country=_text(_first(_COUNTRY(address))) if address is not None else None,
+            country=_text(first(_COUNTRY(address))) if address is not None else None,
         )
         reachable = contact.emails or contact.phones or contact.url
         return contact if reachable or contact.name or contact.organisation or contact.position else None
@@ -689,16 +567,16 @@ class _Reader:
             for prop in _OTHER_CONSTRAINTS(block):
                 public_access = "LimitationsOnPublicAccess" in (_href(prop) or "")
                 self.constraint_text(prop, access if public_access else other, candidates)
-        licence = next((c for c in candidates if c[1]), _first(candidates))
+        licence = next((c for c in candidates if c[1]), first(candidates))
         for candidate in candidates:
             if candidate is not licence:
                 candidate[2].append(candidate[0])
         constraints = Constraints(
             licence=licence[0] if licence else None,
             licence_url=licence[1] if licence else None,
-            access=_unique(access),
-            use_limitations=_unique(use_limitations),
-            other=_unique(other),
+            access=unique(access),
+            use_limitations=unique(use_limitations),
+            other=unique(other),
         )
         return None if constraints == Constraints() else constraints
 
@@ -711,8 +589,8 @@ class _Reader:
         label = text.text if text else href
         if not label:
             return
-        url = href or _first(_URL_IN_TEXT.findall(label))
-        if _is_licence(label, url):
+        url = href or first(URL_IN_TEXT.findall(label))
+        if is_licence(label, url):
             candidates.append((label, url, home))
         else:
             home.append(label)
@@ -720,7 +598,7 @@ class _Reader:
     # --- distribution ---
     def links(self) -> list[Link]:
         """Distribution online resources, then service endpoints not already listed."""
-        links = _unique(link for element in _ONLINE(self.md) if (link := _link(element)) is not None)
+        links = unique(link for element in _ONLINE(self.md) if (link := _link(element)) is not None)
         urls = {link.url for link in links}
         for element in _CONNECT_POINTS(self.md):
             link = _link(element)
@@ -732,19 +610,19 @@ class _Reader:
     def formats(self) -> list[Format]:
         found = []
         for element in _FORMATS(self.md):
-            name = _text(_first(_NAME(element)))
+            name = _text(first(_NAME(element)))
             if name:
-                found.append(Format(name=name, version=_text(_first(_VERSION(element)))))
-        return _unique(found)
+                found.append(Format(name=name, version=_text(first(_VERSION(element)))))
+        return unique(found)
 
     def lineage(self) -> str | None:
-        statements = _unique(
+        statements = unique(
             text.text for prop in _LINEAGES(self.md) if (text := self.localised(prop, multiline=True))
         )
         return "\n\n".join(statements) or None
 
     def parent_id(self) -> str | None:
-        prop = _first(_PARENT(self.md))
+        prop = first(_PARENT(self.md))
         return _text(prop) or _href(prop)
 
     # --- acquisition (ISO 19115-2) ---
@@ -759,55 +637,30 @@ class _Reader:
         folded: set[str] = set()
         out = []
         for name in names:
-            if _fold(name) not in folded:
-                folded.add(_fold(name))
+            if fold(name) not in folded:
+                folded.add(fold(name))
                 out.append(name)
         return out
 
 
-def _identifier(code: str | None, href: str | None, code_space: str | None) -> Identifier | None:
-    doi = normalise_doi(code) or normalise_doi(href)
-    if doi:
-        return Identifier(code=doi, scheme="doi", url=f"https://doi.org/{doi}")
-    value = code or href
-    if not value:
-        return None
-    url = href or (value if value.startswith(("http://", "https://")) else None)
-    return Identifier(code=value, scheme=code_space, url=url)
-
-
-def _doi_identifier(value: str | None) -> Identifier | None:
-    doi = normalise_doi(value)
-    return Identifier(code=doi, scheme="doi", url=f"https://doi.org/{doi}") if doi else None
-
-
-def _add_identifier(found: list[Identifier], identifier: Identifier | None) -> None:
-    """Append unless the same code (same scheme) is already there: a DOI counts once however written."""
-    if identifier is None:
-        return
-    if any(i.code == identifier.code and i.scheme == identifier.scheme for i in found):
-        return
-    found.append(identifier)
-
-
 def _postal_address(address: Any) -> str | None:
     """One line: delivery points, postcode and city, administrative area."""
-    town = " ".join(filter(None, (_text(_first(_POSTCODE(address))), _text(_first(_CITY(address))))))
-    parts = [*_texts(_DELIVERY_POINTS(address)), town, _text(_first(_AREA(address)))]
+    town = " ".join(filter(None, (_text(first(_POSTCODE(address))), _text(first(_CITY(address))))))
+    parts = [*_texts(_DELIVERY_POINTS(address)), town, _text(first(_AREA(address)))]
     return ", ".join(part for part in parts if part) or None
 
 
 def _link(element: Any) -> Link | None:
-    url = _text(_first(_LINKAGE(element)))
+    url = _text(first(_LINKAGE(element)))
     if not url:
         return None
-    protocol_prop = _first(_PROTOCOL(element))
+    protocol_prop = first(_PROTOCOL(element))
     return Link(
         url=url,
         protocol=_text(protocol_prop) or _href(protocol_prop),
-        function=_code(_first(_FUNCTION(element))),
-        name=_text(_first(_NAME(element))),
-        description=_text(_first(_DESCRIPTION(element))),
+        function=_code(first(_FUNCTION(element))),
+        name=_text(first(_NAME(element))),
+        description=_text(first(_DESCRIPTION(element))),
     )
 
 
@@ -818,9 +671,9 @@ class ISO19139(Crosswalk):
     name = "iso19139"
 
     def to_record(self, raw: RawRecord, *, pole: str | None = None) -> Record:
-        reader = _Reader(_metadata_element(_root(raw)))
+        reader = _Reader(_metadata_element(xml_root(raw)))
         native_id = reader.native_id(raw)
-        title = reader.localised(_first(reader.in_ident(_TITLE)))
+        title = reader.localised(first(reader.in_ident(_TITLE)))
         if title is None:
             raise Rejected("no-title", f"record {native_id!r} has no resource title (gmd:citation/gmd:title)")
         links = reader.links()
@@ -832,13 +685,13 @@ class ISO19139(Crosswalk):
             pole=pole,
             resource_type=reader.resource_type(),
             title=title,
-            abstract=reader.localised(_first(reader.in_ident(_ABSTRACT)), multiline=True),
-            language=_language(_first(reader.in_ident(_RESOURCE_LANGUAGE))),
+            abstract=reader.localised(first(reader.in_ident(_ABSTRACT)), multiline=True),
+            language=_language(first(reader.in_ident(_RESOURCE_LANGUAGE))),
             metadata_language=reader.metadata_language,
             identifiers=reader.identifiers(native_id, links),
             parent_id=reader.parent_id(),
             keywords=reader.keywords(),
-            topic_categories=_unique(filter(None, map(_text, reader.in_ident(_TOPICS)))),
+            topic_categories=unique(filter(None, map(_text, reader.in_ident(_TOPICS)))),
             bboxes=reader.bboxes(),
             places=reader.places(),
             temporal=reader.temporal(),
