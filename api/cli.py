@@ -10,7 +10,9 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from api import settings as config
@@ -57,6 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("harvest", _harvest, "harvest the configured sources (all enabled ones when none is named)")
     sub.add_argument("--config", default=default_config)
     sub.add_argument("sources", nargs="*", metavar="SOURCE_ID")
+    sub.add_argument(
+        "--full",
+        action="store_true",
+        help="list every record, not only what changed since the last complete listing; records no longer "
+        "listed are then deleted (within each source's max_delete_ratio)",
+    )
+    sub.add_argument(
+        "--confirm-delete",
+        action="store_true",
+        help="with --full: delete unlisted records even beyond max_delete_ratio (after checking the source)",
+    )
 
     sub = command("serve", _serve, "serve the catalogue as OGC API - Records")
     sub.add_argument("--config", default=default_config)
@@ -96,33 +109,52 @@ def _harvest(args: argparse.Namespace) -> int:
         if args.sources
         else [s for s in settings.sources if s.enabled]
     )
-    summaries = harvest(settings, sources)
+    if args.confirm_delete and not args.full:
+        print("error: --confirm-delete goes with --full (only a full listing deletes)", file=sys.stderr)
+        return 2
+    summaries = harvest(settings, sources, full=args.full, confirm_delete=args.confirm_delete)
     return 0 if all(s.status == "succeeded" for s in summaries) else 1
 
 
-def harvest(settings: config.Settings, sources: list[Source]) -> list[RunSummary]:
-    """Harvest sources one after the other, printing one summary line per source."""
-    summaries = []
+def harvest(
+    settings: config.Settings, sources: list[Source], *, full: bool = False, confirm_delete: bool = False
+) -> list[RunSummary]:
+    """Harvest sources, ``settings.harvest.parallel`` at a time, printing one summary line per source as
+    it ends. Progress bars are drawn when a single source is harvested on a terminal."""
+    printing = threading.Lock()
+    options = settings.harvest
+
+    def run(source: Source, store: Store, ledger: Ledger) -> RunSummary:
+        def execute(progress: Progress | None) -> RunSummary:
+            return HarvestRun(
+                source,
+                store,
+                ledger,
+                batch_size=options.batch_size,
+                workers=options.workers,
+                progress=progress,
+                full=full,
+                confirm_delete=confirm_delete,
+            ).execute()
+
+        summary = _with_progress(source, execute) if len(sources) == 1 else execute(None)
+        with printing:
+            print(summary.line(), flush=True)
+        return summary
+
     with open_store(settings.store) as store:
-        ledger = Ledger(settings.harvest.ledger)
+        ledger = Ledger(options.ledger)
         try:
-            for source in sources:
-                summary = _run_one(source, store, ledger, settings.harvest)
-                print(summary.line(), flush=True)
-                summaries.append(summary)
+            with ThreadPoolExecutor(max_workers=min(options.parallel, max(len(sources), 1))) as pool:
+                return list(pool.map(lambda source: run(source, store, ledger), sources))
         finally:
             ledger.close()
-    return summaries
 
 
-def _run_one(source: Source, store: Store, ledger: Ledger, options: config.HarvestSettings) -> RunSummary:
-    def run(progress: Progress | None = None) -> RunSummary:
-        return HarvestRun(
-            source, store, ledger, batch_size=options.batch_size, workers=options.workers, progress=progress
-        ).execute()
-
+def _with_progress(source: Source, run: Callable[[Progress | None], RunSummary]) -> RunSummary:
+    """``run(progress)`` with a progress bar on a terminal."""
     if not sys.stderr.isatty():
-        return run()
+        return run(None)
     from tqdm import tqdm
 
     with tqdm(desc=source.id, unit=" records", file=sys.stderr, leave=False) as bar:
@@ -178,8 +210,11 @@ def _runs(args: argparse.Namespace) -> int:
         for run in ledger.runs(args.source, limit=args.limit):
             counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
             error = f" error: {run.error}" if run.error else ""
+            resumed = f" resumed #{run.resumed_from}" if run.resumed_from is not None else ""
+            notes = "".join(f" note: {note}" for note in run.notes)
             print(
-                f"#{run.id} {run.source_id} {run.started} {run.status} matched={run.matched} {counts}{error}"
+                f"#{run.id} {run.source_id} {run.started} {run.kind}{resumed} {run.status}"
+                f" matched={run.matched} {counts}{error}{notes}"
             )
     finally:
         ledger.close()

@@ -48,8 +48,11 @@ class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_
     ledger: str = "var/harvest.db"  # raw records, run history, per-record statuses
     batch_size: int = 500  # records indexed per transaction
     workers: int | None = None  # crosswalk processes; None: per core for folders, none over the network
+    parallel: int = 4  # sources harvested at the same time (runs of one source never overlap)
 
     def __post_init__(self) -> None:
+        if not 1 <= self.parallel <= 64:
+            raise ValueError(f"parallel: must be between 1 and 64, got {self.parallel}")
         if not 1 <= self.batch_size <= 50_000:
             raise ValueError(f"batch_size: must be between 1 and 50000, got {self.batch_size}")
         if self.workers is not None and not 0 <= self.workers <= 64:

@@ -9,12 +9,14 @@ no parsing or indexing), and why each rejected record was rejected. One SQLite f
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -30,7 +32,10 @@ CREATE TABLE IF NOT EXISTS runs (
     listing_complete INTEGER NOT NULL DEFAULT 0,
     matched INTEGER,                 -- the source's own total (numberOfRecordsMatched)
     counts TEXT NOT NULL DEFAULT '{}', -- JSON {status: n}
-    error TEXT
+    error TEXT,
+    kind TEXT NOT NULL DEFAULT 'full', -- full | incremental (changes since the watermark)
+    resumed_from INTEGER,            -- the run whose interrupted listing this run continued
+    notes TEXT NOT NULL DEFAULT '[]' -- JSON [text]: withheld deletions, protocol fallbacks
 );
 CREATE INDEX IF NOT EXISTS runs_source ON runs (source_id, id);
 CREATE TABLE IF NOT EXISTS raw_records (
@@ -53,7 +58,31 @@ CREATE TABLE IF NOT EXISTS record_events (
     message TEXT
 );
 CREATE INDEX IF NOT EXISTS record_events_run ON record_events (run_id, status);
+CREATE TABLE IF NOT EXISTS watermarks (
+    source_id TEXT PRIMARY KEY,
+    watermark TEXT NOT NULL          -- when the last complete listing began: the next one asks from here
+);
+CREATE TABLE IF NOT EXISTS listings (  -- a listing under way or interrupted, one per source at most
+    source_id TEXT PRIMARY KEY,
+    run_id INTEGER NOT NULL,         -- the run that began it
+    kind TEXT NOT NULL,              -- full | incremental
+    since TEXT,                      -- what it asks for (incremental listings)
+    watermark TEXT NOT NULL,         -- becomes the source's watermark when the listing completes
+    checkpoint TEXT,                 -- JSON: where to continue after the last committed page
+    received INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS seen (     -- the records the open listing of a source has seen so far
+    source_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    PRIMARY KEY (source_id, record_id)
+) WITHOUT ROWID;
 """
+# Columns added to ``runs`` after the first release of the ledger: (name, definition).
+_RUN_COLUMNS = (
+    ("kind", "TEXT NOT NULL DEFAULT 'full'"),
+    ("resumed_from", "INTEGER"),
+    ("notes", "TEXT NOT NULL DEFAULT '[]'"),
+)
 
 
 @dataclass(slots=True)
@@ -62,6 +91,18 @@ class Known:
 
     record_id: str
     digest: str
+
+
+@dataclass(slots=True)
+class Listing:
+    """A listing under way or interrupted: what it asks, and where to continue."""
+
+    run_id: int
+    kind: str  # full | incremental
+    since: str | None
+    watermark: str
+    checkpoint: dict[str, Any] | None
+    received: int
 
 
 @dataclass(slots=True)
@@ -83,6 +124,9 @@ class RunInfo(msgspec.Struct, kw_only=True):
     matched: int | None
     counts: dict[str, int]
     error: str | None
+    kind: str = "full"
+    resumed_from: int | None = None
+    notes: list[str] = []
 
 
 def utc_now() -> str:
@@ -90,33 +134,67 @@ def utc_now() -> str:
 
 
 class Ledger:
+    """The ledger file, with one SQLite connection per thread: a run's index writer thread and the runs
+    of other sources (harvested in parallel) each get their own, and SQLite's WAL lets them read while
+    one writes."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        db = self._db
+        db.executescript(_SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        for name, definition in _RUN_COLUMNS:
+            if name not in present:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
 
     def close(self) -> None:
-        self._db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._db
+            yield db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        db.execute("COMMIT")
 
     # runs -----------------------------------------------------------------------------------------
 
     def start_run(self, source_id: str) -> int:
-        cursor = self._db.execute(
-            "INSERT INTO runs (source_id, started, status) VALUES (?, ?, 'running')", (source_id, utc_now())
-        )
+        """A new run of ``source_id``. Runs left 'running' by a process that died (the caller holds the
+        source's lock, so none is really running) are marked 'interrupted' first."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'interrupted' WHERE source_id = ? AND status = 'running'",
+                (source_id,),
+            )
+            cursor = db.execute(
+                "INSERT INTO runs (source_id, started, status) VALUES (?, ?, 'running')",
+                (source_id, utc_now()),
+            )
         return int(cursor.lastrowid or 0)
 
     def finish_run(
@@ -128,17 +206,31 @@ class Ledger:
         matched: int | None,
         counts: dict[str, int],
         error: str | None,
+        kind: str = "full",
+        resumed_from: int | None = None,
+        notes: list[str] | None = None,
     ) -> None:
         self._db.execute(
             "UPDATE runs SET finished = ?, status = ?, listing_complete = ?, matched = ?, counts = ?,"
-            " error = ? WHERE id = ?",
-            (utc_now(), status, int(listing_complete), matched, msgspec.json.encode(counts), error, run_id),
+            " error = ?, kind = ?, resumed_from = ?, notes = ? WHERE id = ?",
+            (
+                utc_now(),
+                status,
+                int(listing_complete),
+                matched,
+                msgspec.json.encode(counts),
+                error,
+                kind,
+                resumed_from,
+                msgspec.json.encode(notes or []),
+                run_id,
+            ),
         )
 
     def runs(self, source_id: str | None = None, limit: int = 20) -> list[RunInfo]:
         sql = (
-            "SELECT id, source_id, started, finished, status, listing_complete, matched, counts, error"
-            " FROM runs"
+            "SELECT id, source_id, started, finished, status, listing_complete, matched, counts, error,"
+            " kind, resumed_from, notes FROM runs"
         )
         args: tuple[object, ...] = ()
         if source_id:
@@ -156,6 +248,9 @@ class Ledger:
                 matched=r[6],
                 counts=msgspec.json.decode(r[7]),
                 error=r[8],
+                kind=r[9],
+                resumed_from=r[10],
+                notes=msgspec.json.decode(r[11]),
             )
             for r in rows
         ]
@@ -197,10 +292,23 @@ class Ledger:
         )
 
     def save(
-        self, run_id: int, changed: Iterable[tuple[str, str, RawRecord]], events: Iterable[Event]
+        self,
+        run_id: int,
+        changed: Iterable[tuple[str, str, RawRecord]],
+        events: Iterable[Event],
+        *,
+        source_id: str | None = None,
+        seen: Iterable[str] = (),
+        removed: Iterable[str] = (),
+        checkpoint: dict[str, Any] | None = None,
+        received: int = 0,
     ) -> None:
-        """Store the raw bytes of added/updated records (record id, ledger key, raw) and the statuses of a
-        batch, in one transaction. The key is what ``known`` returns them by."""
+        """Commit one batch in one transaction: the raw bytes of added/updated records (record id, ledger
+        key, raw; ``known`` returns them by that key), the statuses, the raw records of ``removed``
+        records forgotten, and for the source's open listing the records it has seen, how many it
+        received and the checkpoint after the batch. A run killed at any moment therefore resumes from
+        a checkpoint whose records are all committed."""
+        events = list(events)
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO raw_records"
@@ -220,8 +328,73 @@ class Ledger:
                     for rid, key, raw in changed
                 ],
             )
+            db.executemany("DELETE FROM raw_records WHERE record_id = ?", [(rid,) for rid in removed])
             db.executemany(
                 "INSERT INTO record_events (run_id, record_id, locator, status, code, message)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, e.record_id, e.locator, e.status, e.code, e.message) for e in events],
             )
+            if source_id is not None:
+                db.executemany(
+                    "INSERT OR IGNORE INTO seen (source_id, record_id) VALUES (?, ?)",
+                    [(source_id, rid) for rid in seen],
+                )
+                db.execute(
+                    "UPDATE listings SET received = received + ?,"
+                    " checkpoint = coalesce(?, checkpoint) WHERE source_id = ?",
+                    (received, None if checkpoint is None else msgspec.json.encode(checkpoint), source_id),
+                )
+
+    # listings -------------------------------------------------------------------------------------
+
+    def watermark(self, source_id: str) -> str | None:
+        """When the last complete listing of the source began (``None``: never listed completely)."""
+        row = self._db.execute(
+            "SELECT watermark FROM watermarks WHERE source_id = ?", (source_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def listing(self, source_id: str) -> Listing | None:
+        """The source's listing under way or interrupted, if any."""
+        row = self._db.execute(
+            "SELECT run_id, kind, since, watermark, checkpoint, received FROM listings WHERE source_id = ?",
+            (source_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, kind, since, watermark, checkpoint, received = row
+        return Listing(
+            run_id, kind, since, watermark, msgspec.json.decode(checkpoint) if checkpoint else None, received
+        )
+
+    def begin_listing(
+        self, source_id: str, run_id: int, kind: str, since: str | None, watermark: str
+    ) -> None:
+        """Start a new listing of the source, forgetting any interrupted one and what it had seen."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM seen WHERE source_id = ?", (source_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO listings"
+                " (source_id, run_id, kind, since, watermark, checkpoint, received)"
+                " VALUES (?, ?, ?, ?, ?, NULL, 0)",
+                (source_id, run_id, kind, since, watermark),
+            )
+
+    def set_listing_watermark(self, source_id: str, watermark: str) -> None:
+        """Use the server's own clock (OAI-PMH responseDate) as the watermark of the open listing."""
+        self._db.execute("UPDATE listings SET watermark = ? WHERE source_id = ?", (watermark, source_id))
+
+    def seen(self, source_id: str) -> set[str]:
+        """The ids of the records the source's open listing has seen, over every run that worked on it."""
+        rows = self._db.execute("SELECT record_id FROM seen WHERE source_id = ?", (source_id,))
+        return {row[0] for row in rows}
+
+    def end_listing(self, source_id: str, watermark: str) -> None:
+        """The listing completed: its start becomes the source's watermark and its state is dropped."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO watermarks (source_id, watermark) VALUES (?, ?)",
+                (source_id, watermark),
+            )
+            db.execute("DELETE FROM listings WHERE source_id = ?", (source_id,))
+            db.execute("DELETE FROM seen WHERE source_id = ?", (source_id,))

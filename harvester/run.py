@@ -2,9 +2,20 @@
 
 The run enumerates the source page by page, turns each raw record into a ``Record`` with the source's
 crosswalk and indexes changed records in batches (one transaction each). Every record gets a status:
-added, updated, unchanged (same bytes as last time: not even parsed again), or rejected with a reason
-code and message. A record that fails keeps its previously indexed version. A listing that fails stops
-the run as ``failed``: what was already indexed stays, nothing is deleted.
+added, updated, unchanged (same bytes as last time: not even parsed again), deleted, or rejected with a
+reason code and message. A record that fails keeps its previously indexed version.
+
+Incremental, resumable, and never deleting wrongly:
+
+- A source's *watermark* is when its last complete listing began. A run asks only for what changed
+  since then (``--full``, or a source never listed completely, lists everything).
+- Each batch commits its records, their statuses, the records seen and the protocol's checkpoint
+  together. A run that dies (even SIGKILL) leaves its listing open; the next run continues it from the
+  checkpoint, and the listing ends with the catalogue an uninterrupted run would have made.
+- Records the source reports deleted (OAI-PMH) are deleted at once. Records a *full* listing did not
+  see are deleted only when the listing completed without error, received at least what the source
+  announced, and the share to delete is at most the source's ``max_delete_ratio``; otherwise nothing
+  is deleted and the run says why. A listing that fails deletes nothing.
 
 Two runs of the same source never overlap: the run holds an exclusive lock file beside the ledger.
 """
@@ -19,6 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -26,7 +38,7 @@ from catalogue.record import Provenance, Record
 from catalogue.store import Store
 from catalogue.urls import public_url
 from harvester import formats, protocols
-from harvester.ledger import Event, Known, Ledger, utc_now
+from harvester.ledger import Event, Known, Ledger, Listing, utc_now
 from harvester.parallel import Crosswalker, Outcome, default_workers
 from harvester.protocols import ListingError, Page
 from harvester.raw import RawRecord
@@ -34,7 +46,8 @@ from harvester.source import Source
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("added", "updated", "unchanged", "rejected")
+STATUSES = ("added", "updated", "unchanged", "deleted", "rejected")
+_DELETE_BATCH = 500
 
 Progress = Callable[[int, int | None], None]  # (records received so far, source's total if known)
 
@@ -53,6 +66,9 @@ class RunSummary:
     counts: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     error: str | None = None
+    kind: str = "full"  # full | incremental
+    resumed_from: int | None = None  # the run whose interrupted listing this one continued
+    notes: list[str] = field(default_factory=list)  # what an administrator should know: withheld deletions
 
     @property
     def received(self) -> int:
@@ -63,10 +79,12 @@ class RunSummary:
         parts = [f"received {self.received}"] + [f"{s} {self.counts[s]}" for s in STATUSES]
         matched = "unknown" if self.matched is None else str(self.matched)
         rate = self.received / self.seconds if self.seconds > 0 else 0.0
+        resumed = f", resumed run #{self.resumed_from}" if self.resumed_from is not None else ""
         text = (
-            f"{self.source_id}: {', '.join(parts)}, numberOfRecordsMatched {matched}"
+            f"{self.source_id} ({self.kind}{resumed}): {', '.join(parts)}, numberOfRecordsMatched {matched}"
             f" ({self.seconds:.1f} s, {rate:.0f} records/s)"
         )
+        text += "".join(f"; {note}" for note in self.notes)
         return text if self.status == "succeeded" else f"{text} FAILED: {self.error}"
 
 
@@ -80,8 +98,12 @@ class HarvestRun:
         batch_size: int = 500,
         workers: int | None = None,
         progress: Progress | None = None,
+        full: bool = False,
+        confirm_delete: bool = False,
     ):
         self.source = source
+        self.full = full
+        self.confirm_delete = confirm_delete
         self.store = store
         self.ledger = ledger
         self.batch_size = batch_size
@@ -108,6 +130,9 @@ class HarvestRun:
                 matched=summary.matched,
                 counts=dict(summary.counts),
                 error=summary.error,
+                kind=summary.kind,
+                resumed_from=summary.resumed_from,
+                notes=summary.notes,
             )
         return summary
 
@@ -127,22 +152,28 @@ class HarvestRun:
 
     def _harvest(self, summary: RunSummary) -> None:
         assert summary.run_id is not None
+        listing = self._listing(summary)
         writer = _Writer(self.store, self.ledger, self.source.id)
         batch = _Batch(summary.run_id)
         state = self._state()
+        protocol = protocols.create(self.source, since=listing.since, resume=listing.checkpoint)
         try:
-            pages = protocols.create(self.source).pages()
-            for page, unchanged, outcomes in self._crosswalked(pages, state.known):
+            for page, unchanged, outcomes in self._crosswalked(protocol.pages(), state.known):
+                if protocol.server_time and summary.resumed_from is None and not state.server_time:
+                    state.server_time = protocol.server_time
+                    self.ledger.set_listing_watermark(self.source.id, protocol.server_time)
                 if page.matched is not None:
                     summary.matched = page.matched
                 for note in page.notes:
                     log.warning("%s %s: %s", self.source.id, page.position, note)
                 for raw, previous in zip(page.records, unchanged, strict=True):
-                    status = self._file(raw, previous or next(outcomes), state, batch)
+                    outcome = previous if previous is not None else next(outcomes)
+                    status = self._file(raw, outcome, state, batch)
                     summary.counts[status] += 1
                     if len(batch.events) >= self.batch_size:
                         summary.counts.update(writer.write(batch))
                         batch = _Batch(summary.run_id)
+                batch.checkpoint = page.checkpoint or batch.checkpoint
                 if self.progress:
                     self.progress(summary.received, summary.matched)
             summary.listing_complete = True
@@ -161,7 +192,63 @@ class HarvestRun:
             except Exception as exc:
                 log.exception("writing the harvest of %s failed", self.source.id)
                 summary.status = "failed"
+                summary.listing_complete = False
                 summary.error = summary.error or f"writing to the index failed: {type(exc).__name__}: {exc}"
+        if summary.status == "succeeded":
+            if not protocol.filtered:
+                summary.kind = "full"
+                self._delete_unseen(summary)
+            self.ledger.end_listing(self.source.id, state.server_time or listing.watermark)
+
+    def _listing(self, summary: RunSummary) -> Listing:
+        """The listing this run works on: the source's interrupted one when there is one to continue
+        (a full run continues only a full listing), else a new one, incremental from the watermark
+        unless the run is full or the source was never listed completely."""
+        assert summary.run_id is not None
+        open_listing = self.ledger.listing(self.source.id)
+        if open_listing is not None and (open_listing.kind == "full" or not self.full):
+            summary.kind = open_listing.kind
+            summary.resumed_from = open_listing.run_id
+            return open_listing
+        since = None if self.full else self.ledger.watermark(self.source.id)
+        kind = "full" if since is None else "incremental"
+        summary.kind = kind
+        self.ledger.begin_listing(self.source.id, summary.run_id, kind, since, utc_now())
+        listing = self.ledger.listing(self.source.id)
+        assert listing is not None
+        return listing
+
+    def _delete_unseen(self, summary: RunSummary) -> None:
+        """After a complete full listing: delete the source's records it did not see, within the guards."""
+        assert summary.run_id is not None
+        indexed = self.store.ids(self.source.id)
+        unseen = sorted(indexed - self.ledger.seen(self.source.id))
+        if not unseen:
+            return
+        listing = self.ledger.listing(self.source.id)
+        received = listing.received if listing is not None else summary.received
+        if summary.matched is not None and received < summary.matched:
+            summary.notes.append(
+                f"{len(unseen)} record(s) not seen but none deleted: the listing gave {received} records of "
+                f"the {summary.matched} the source announced"
+            )
+            return
+        ratio = len(unseen) / len(indexed)
+        if ratio > self.source.max_delete_ratio and not self.confirm_delete:
+            summary.notes.append(
+                f"{len(unseen)} of {len(indexed)} records ({ratio:.0%}) were not seen but none deleted: more "
+                f"than max_delete_ratio {self.source.max_delete_ratio:.0%}; check the source, then run "
+                "`terracat harvest --full --confirm-delete " + self.source.id + "` to delete them"
+            )
+            return
+        for start in range(0, len(unseen), _DELETE_BATCH):
+            chunk = unseen[start : start + _DELETE_BATCH]
+            self.store.delete(chunk)
+            events = [
+                Event(rid, rid, "deleted", "not-listed", "no longer listed by the source") for rid in chunk
+            ]
+            self.ledger.save(summary.run_id, [], events, removed=chunk)
+        summary.counts["deleted"] += len(unseen)
 
     def _state(self) -> _RunState:
         """What the run starts from. Only records still indexed can be 'unchanged' (an index rebuilt or
@@ -172,7 +259,7 @@ class HarvestRun:
 
     def _crosswalked(
         self, pages: Iterator[Page], known: dict[str, Known]
-    ) -> Iterator[tuple[Page, list[Known | None], Iterator[Outcome]]]:
+    ) -> Iterator[tuple[Page, list[Known | _Gone | None], Iterator[Outcome]]]:
         """Each page with what the ledger knows of its unchanged records and the crosswalk outcomes of
         the others. The next page is read and its crosswalk started before this one is handed over, so
         the workers crosswalk while the caller files. When the listing fails, the pages already received
@@ -194,20 +281,31 @@ class HarvestRun:
             yield ahead
 
     @staticmethod
-    def _unchanged(raw: RawRecord, known: dict[str, Known]) -> Known | None:
-        """What the ledger knows of ``raw`` when its bytes did not change: no need to even parse it."""
+    def _unchanged(raw: RawRecord, known: dict[str, Known]) -> Known | _Gone | None:
+        """What needs no crosswalk: a record the source reports deleted, or one whose bytes did not
+        change since the ledger stored them (not even parsed again)."""
         previous = known.get(raw.native_id) if raw.native_id else None
+        if raw.deleted:
+            return _Gone(previous.record_id if previous is not None else None)
         return previous if previous is not None and previous.digest == raw.digest else None
 
-    def _file(self, raw: RawRecord, outcome: Known | Outcome, state: _RunState, batch: _Batch) -> str:
-        """Record what became of ``raw``: rejected, a duplicate, unchanged, added or updated.
+    def _file(self, raw: RawRecord, outcome: Known | _Gone | Outcome, state: _RunState, batch: _Batch) -> str:
+        """Record what became of ``raw``: deleted, rejected, a duplicate, unchanged, added or updated.
 
         The ledger knows a record under its protocol's id hint (a file path, an OAI identifier) when
         there is one, else under the crosswalk's identifier: the key under which the next run will look
-        it up before parsing anything."""
+        it up before parsing anything. Every record with an id counts as seen by the listing, even a
+        rejected one: its indexed version stays and must not be deleted as unlisted."""
+        batch.received += 1
+        if isinstance(outcome, _Gone):
+            return self._gone(raw, outcome, state, batch)
         if isinstance(outcome, formats.Rejected):
+            previous = state.known.get(raw.native_id) if raw.native_id else None
+            if previous is not None:
+                batch.seen.append(previous.record_id)
             return batch.event(Event(None, raw.locator, "rejected", outcome.code, outcome.message))
         record_id = outcome.record_id if isinstance(outcome, Known) else outcome.id
+        batch.seen.append(record_id)
         if record_id in state.seen:
             native = raw.native_id if isinstance(outcome, Known) else outcome.native_id
             message = f"identifier {native!r} was already given by {state.seen[record_id]} in this harvest"
@@ -225,6 +323,16 @@ class HarvestRun:
         batch.raws.append((record.id, key, raw))
         return batch.event(Event(record.id, raw.locator, status, None, "; ".join(record.warnings) or None))
 
+    @staticmethod
+    def _gone(raw: RawRecord, gone: _Gone, state: _RunState, batch: _Batch) -> str:
+        """A record the source reports deleted: removed at once, if the catalogue holds it."""
+        if gone.record_id is None or gone.record_id not in state.indexed:
+            message = "deleted at the source; the catalogue did not hold it"
+            return batch.event(Event(None, raw.locator, "unchanged", None, message))
+        state.indexed.discard(gone.record_id)
+        batch.deletions.append(gone.record_id)
+        return batch.event(Event(gone.record_id, raw.locator, "deleted", "deleted-at-source", None))
+
     def _stamped(self, record: Record) -> Record:
         """The record with when and where it was harvested (the crosswalk knows neither)."""
         base = record.provenance or Provenance(source_id=self.source.id)
@@ -233,10 +341,18 @@ class HarvestRun:
 
 
 @dataclass(slots=True)
+class _Gone:
+    """A record the source reports deleted, with the id the ledger knows it by (``None``: never held)."""
+
+    record_id: str | None
+
+
+@dataclass(slots=True)
 class _RunState:
     known: dict[str, Known]  # ledger key -> what the last run stored, for records still indexed
     indexed: set[str]  # ids of the source's records in the index when the run started
     seen: dict[str, str] = field(default_factory=dict)  # record id -> locator that gave it, this run
+    server_time: str | None = None  # the server's clock at the start of a new listing, when it tells
 
 
 @dataclass(slots=True)
@@ -247,6 +363,10 @@ class _Batch:
     records: list[Record] = field(default_factory=list)
     raws: list[tuple[str, str, RawRecord]] = field(default_factory=list)  # (record id, ledger key, raw)
     events: list[Event] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)  # ids of records the source reports deleted
+    seen: list[str] = field(default_factory=list)  # ids of the records the listing gave in this batch
+    received: int = 0
+    checkpoint: dict[str, Any] | None = None  # the protocol's checkpoint after the last complete page
 
     def event(self, event: Event) -> str:
         self.events.append(event)
@@ -271,7 +391,7 @@ class _Writer:
     def write(self, batch: _Batch) -> Counter[str]:
         """Queue ``batch``; waits for the batch before it first and returns its status changes."""
         changes = self._wait()
-        if batch.events:
+        if batch.events or batch.checkpoint is not None:
             self._pending = self._pool.submit(self._write, batch)
         return changes
 
@@ -293,7 +413,18 @@ class _Writer:
             except Exception:  # one record the index refuses must not cost the whole batch
                 log.exception("indexing a batch of %s failed; indexing one by one", self.source_id)
                 changes = self._upsert_one_by_one(batch)
-        self.ledger.save(batch.run_id, batch.raws, batch.events)
+        if batch.deletions:
+            self.store.delete(batch.deletions)
+        self.ledger.save(
+            batch.run_id,
+            batch.raws,
+            batch.events,
+            source_id=self.source_id,
+            seen=batch.seen,
+            removed=batch.deletions,
+            checkpoint=batch.checkpoint,
+            received=batch.received,
+        )
         return changes
 
     def _upsert_one_by_one(self, batch: _Batch) -> Counter[str]:

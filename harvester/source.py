@@ -29,6 +29,15 @@ class Source(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     page_size: int = 100
     timeout: float = 60.0  # seconds, per HTTP request
     retries: int = 3  # per HTTP request, with exponential backoff
+    delay: float = 0.0  # seconds between two requests: politeness towards small servers
+    headers: dict[str, str] = {}  # sent with every request; "${NAME}" reads environment variable NAME
+    max_response_mb: float = 512.0  # a larger response is refused: a broken server must not fill memory
+    version: str | None = None  # protocol version when a server speaks several (CSW: 2.0.2 or 3.0.0)
+    metadata_prefix: str | None = None  # OAI-PMH; default from the format (oai_dc, oai_datacite, ...)
+    sets: list[str] = []  # OAI-PMH setSpecs to harvest (each listed in turn); empty: the whole repository
+    collections: list[str] = []  # STAC / OGC API Records collection ids; empty: every collection
+    items: bool = True  # STAC: harvest the items of the collections, not only the collections
+    max_delete_ratio: float = 0.2  # a full run never deletes a larger share of the source's records
     schedule: str | None = None  # cron expression, for the scheduler
     enabled: bool = True
 
@@ -60,3 +69,12 @@ class Source(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"timeout: must be more than 0 seconds, got {self.timeout}")
         if self.retries < 0:
             raise ValueError(f"retries: must be 0 or more, got {self.retries}")
+        if self.delay < 0:
+            raise ValueError(f"delay: must be 0 or more seconds, got {self.delay}")
+        if self.max_response_mb <= 0:
+            raise ValueError(f"max_response_mb: must be more than 0, got {self.max_response_mb}")
+        if not 0 <= self.max_delete_ratio <= 1:
+            raise ValueError(f"max_delete_ratio: must be between 0 and 1, got {self.max_delete_ratio}")
+        for name, value in self.headers.items():
+            if any(c in name + value for c in "\r\n"):
+                raise ValueError(f"headers.{name}: a header name or value cannot hold a line break")

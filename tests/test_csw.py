@@ -17,8 +17,8 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
+from harvester import http as http_module
 from harvester.protocols import ListingError, Page, create
-from harvester.protocols import csw as csw_module
 from harvester.protocols.csw import CSW
 from harvester.source import Source
 from tests.fixtures.fault_server import FaultServer, Received, Reply, xml
@@ -130,16 +130,20 @@ def test_server_capping_the_page_size_is_followed(pycsw_factory: Callable[..., P
     assert [record.native_id for page in pages for record in page.records] == sorted(server.identifiers)
 
 
-def test_exception_report_of_a_server_without_iso(pycsw_factory: Callable[..., PycswServer]) -> None:
+def test_server_without_iso_is_harvested_in_dublin_core(pycsw_factory: Callable[..., PycswServer]) -> None:
     server = pycsw_factory(sorted(DEMO_ISO19139.glob("pycsw__*.xml")), profiles=())
 
     pages, error = harvest(source(server.url))
 
-    assert pages == []
-    assert str(error) == (
-        f"CSW {server.url} startPosition=1: the server answered with an exception: InvalidParameterValue "
-        f"at outputschema: Invalid outputSchema parameter value: {GMD_NS}"
-    )
+    assert error is None
+    assert pages[0].notes == [
+        "the server refused the iso19139 outputSchema (InvalidParameterValue at outputschema: Invalid "
+        f"outputSchema parameter value: {GMD_NS}); harvesting its Dublin Core csw:Record instead"
+    ]
+    records = [record for page in pages for record in page.records]
+    assert {record.format for record in records} == {"dc"}
+    assert sorted(record.native_id for record in records) == sorted(server.identifiers)
+    assert all(etree.QName(record.element).localname == "Record" for record in records)
 
 
 def test_unreachable_port_fails_fast_without_leaking_the_query(caplog: pytest.LogCaptureFixture) -> None:
@@ -224,7 +228,7 @@ def test_http_503_after_the_last_retry_fails(faulty: FaultServer) -> None:
 
 
 def test_long_retry_after_is_capped(faulty: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(csw_module, "_MAX_RETRY_AFTER", 0.2)
+    monkeypatch.setattr(http_module, "_MAX_RETRY_AFTER", 0.2)
     faulty.respond = lambda index, request: (
         (503, b"", {"Retry-After": "3600"}) if index == 0 else xml("geonetwork__getRecords.xml")
     )
@@ -258,7 +262,7 @@ def test_xhtml_instead_of_csw_fails(faulty: FaultServer) -> None:
 
     assert pages == []
     assert str(error) == (
-        f"CSW {faulty.url} startPosition=1: expected a csw:GetRecordsResponse with SearchResults, "
+        f"CSW {faulty.url} startPosition=1: expected a CSW 2.0.2 GetRecordsResponse with SearchResults, "
         "got <{http://www.w3.org/1999/xhtml}html>"
     )
 
@@ -316,7 +320,7 @@ def test_exception_report_with_http_400(faulty: FaultServer) -> None:
     assert str(error) == (
         f"CSW {faulty.url} startPosition=1: HTTP 400: the server answered with an exception: {SORT_REFUSED}"
     )
-    assert len(faulty.requests) == 2  # with SortBy, then without
+    assert len(faulty.requests) == 2  # with SortBy, then without; the same refusal again is final
 
 
 def test_redirect_is_reported_not_followed(faulty: FaultServer) -> None:
@@ -369,5 +373,7 @@ def test_unsupported_format_is_refused() -> None:
 
     assert pages == []
     assert (
-        str(error) == "CSW source test-csw: format 'datacite' has no CSW outputSchema (supported: iso19139)"
+        str(error)
+        == "CSW source test-csw: format 'datacite' has no CSW outputSchema"
+        " (supported: dc, iso19115-3, iso19139)"
     )

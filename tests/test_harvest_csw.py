@@ -89,14 +89,26 @@ def test_harvested_records_match_their_source_field_by_field(
     assert ipma.pole == "ODATIS" and ipma.source_id == "sextant"
 
 
-def test_second_csw_harvest_is_all_unchanged(tmp_path: Path, pycsw_server: PycswServer) -> None:
+def test_second_csw_harvest_asks_only_for_changes(tmp_path: Path, pycsw_server: PycswServer) -> None:
+    """The corpus records were all modified years ago: the incremental run (apiso:Modified >= the first
+    run's start) receives none of them, and deletes nothing for not having seen them."""
     source = csw_source(pycsw_server.url, 25)
     first, _, ledger = harvest(tmp_path, source)
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
     second = HarvestRun(source, store, ledger).execute()
-    assert second.status == "succeeded"
+    assert (first.kind, second.kind, second.status) == ("full", "incremental", "succeeded")
+    assert second.received == 0 and second.matched == 0
+    assert store.count("sextant") == first.counts["added"]
+
+
+def test_full_csw_harvest_again_is_all_unchanged(tmp_path: Path, pycsw_server: PycswServer) -> None:
+    source = csw_source(pycsw_server.url, 25)
+    first, _, ledger = harvest(tmp_path, source)
+    store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
+    second = HarvestRun(source, store, ledger, full=True).execute()
+    assert (second.kind, second.status) == ("full", "succeeded")
     assert second.counts["unchanged"] == first.counts["added"]
-    assert second.counts["added"] == second.counts["updated"] == 0
+    assert second.counts["added"] == second.counts["updated"] == second.counts["deleted"] == 0
     assert store.count("sextant") == first.counts["added"]
 
 

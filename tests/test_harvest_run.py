@@ -153,7 +153,7 @@ def test_cli_prints_one_summary_line_per_source(setup: Settings, tmp_path: Path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("demo: received 41, added ")
+    assert lines[0].startswith("demo (full): received 41, added ")
     assert ", numberOfRecordsMatched 41 (" in lines[0]
     unknown = subprocess.run(
         [sys.executable, "-m", "api.cli", "harvest", "--config", str(tmp_path / "terracat.yaml"), "nope"],

@@ -27,16 +27,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-import requests
 from lxml import etree
-from requests.adapters import HTTPAdapter
-from urllib3 import BaseHTTPResponse
-from urllib3 import exceptions as urllib3_exceptions
-from urllib3.util import Retry
 
 from catalogue.urls import public_url
+from harvester.http import HttpClient
 from harvester.protocols import ListingError, Page, Protocol
 from harvester.raw import RawRecord
 
@@ -45,46 +40,64 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-class _HideQueryStrings(logging.Filter):
-    """urllib3 logs the request target, query string included, when it retries: a token in a source's
-    URL must not reach the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                arg.partition("?")[0] + "?..." if isinstance(arg, str) and "?" in arg else arg
-                for arg in record.args
-            )
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_HideQueryStrings())
-
 CSW_NS = "http://www.opengis.net/cat/csw/2.0.2"
+CSW30_NS = "http://www.opengis.net/cat/csw/3.0"
 GMD_NS = "http://www.isotc211.org/2005/gmd"
+MDB_NS = "http://standards.iso.org/iso/19115/-3/mdb/2.0"
 # CSW 2.0.2 servers answer with OWS 1.0 exceptions; some use OWS 1.1 (or 2.0, the CSW 3 one).
 OWS_NAMESPACES = (
     "http://www.opengis.net/ows",
     "http://www.opengis.net/ows/1.1",
     "http://www.opengis.net/ows/2.0",
 )
-_NS = {"csw": CSW_NS, "gmd": GMD_NS, "dc": "http://purl.org/dc/elements/1.1/"}
-_SEARCH_RESULTS = f"{{{CSW_NS}}}SearchResults"
+_NS = {"gmd": GMD_NS, "dc": "http://purl.org/dc/elements/1.1/", "mdb": MDB_NS}
+_MCC = "http://standards.iso.org/iso/19115/-3/mcc/1.0"
+VERSIONS = ("2.0.2", "3.0.0")
 
-# Source format -> (outputSchema, typeNames) of the GetRecords request. gmd:MD_Metadata is what
-# GeoNetwork's harvester sends with the ISO schema; pycsw accepts it and csw:Record alike. A Dublin Core
-# source would be (CSW_NS, "csw:Record") once a "dc" crosswalk exists.
-_OUTPUT = {"iso19139": (GMD_NS, "gmd:MD_Metadata")}
-# dc:identifier is a core queryable in every CSW; pycsw sorts on its identifier column, GeoNetwork maps
-# it (namespace stripped, lower-cased) to the metadata identifier.
-_SORT_BY = (
-    "<ogc:SortBy><ogc:SortProperty><ogc:PropertyName>dc:identifier</ogc:PropertyName>"
-    "<ogc:SortOrder>ASC</ogc:SortOrder></ogc:SortProperty></ogc:SortBy>"
-)
-_USER_AGENT = "terracat/0.1"
-_RETRY_STATUSES = (429, 500, 502, 503, 504)
-_MAX_RETRY_AFTER = 30.0  # seconds: a server's Retry-After is obeyed up to this, so it cannot stall a run
+
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """What differs between CSW 2.0.2 and 3.0.0 requests and responses."""
+
+    version: str
+    namespace: str
+    filter_ns: str  # OGC Filter 1.1 (CSW 2.0.2) or FES 2.0 (CSW 3.0)
+    property_tag: str  # PropertyName or ValueReference
+    filter_version: str
+
+    @property
+    def search_results(self) -> str:
+        return f"{{{self.namespace}}}SearchResults"
+
+    @property
+    def response(self) -> str:
+        return f"{{{self.namespace}}}GetRecordsResponse"
+
+
+_DIALECTS = {
+    "2.0.2": _Dialect("2.0.2", CSW_NS, "http://www.opengis.net/ogc", "PropertyName", "1.1.0"),
+    "3.0.0": _Dialect("3.0.0", CSW30_NS, "http://www.opengis.net/fes/2.0", "ValueReference", "2.0.0"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """The GetRecords outputSchema and typeNames for a record format, and its modification queryable."""
+
+    schema: str  # "" = the CSW namespace of the dialect (Dublin Core csw:Record)
+    type_names: str
+    modified: str  # the queryable holding the metadata's modification date
+
+
+# Source format -> what to ask for. gmd:MD_Metadata is what GeoNetwork's harvester sends with the ISO
+# schema; pycsw accepts it and csw:Record alike. apiso:Modified is the ISO application profile's name
+# for the metadata date stamp (GeoNetwork and pycsw both know it); dct:modified is the core one.
+_OUTPUTS = {
+    "iso19139": _Output(GMD_NS, "gmd:MD_Metadata", "apiso:Modified"),
+    "iso19115-3": _Output(MDB_NS, "mdb:MD_Metadata", "apiso:Modified"),
+    "dc": _Output("", "csw:Record", "dct:modified"),
+}
+_DUBLIN_CORE = "dc"
 _CHUNK = 256 * 1024  # bytes fed to the parser at a time; SearchResults comes within the first one
 
 
@@ -92,16 +105,72 @@ class CSW(Protocol):
     name = "csw"
 
     def pages(self) -> Iterator[Page]:
-        output = _OUTPUT.get(self.source.format)
-        if output is None:
+        version = self.source.version or "2.0.2"
+        if version not in _DIALECTS:
+            raise ListingError(
+                f"CSW source {self.source.id}: version {version!r} is not supported ({', '.join(VERSIONS)})"
+            )
+        if self.source.format not in _OUTPUTS:
             raise ListingError(
                 f"CSW source {self.source.id}: format {self.source.format!r} has no CSW outputSchema "
-                f"(supported: {', '.join(sorted(_OUTPUT))})"
+                f"(supported: {', '.join(sorted(_OUTPUTS))})"
             )
-        if urlsplit(self.source.url or "").scheme not in ("http", "https"):
-            raise ListingError(f"CSW source {self.source.id}: the url must be http(s)")
-        with _Fetcher(self.source, *output) as fetcher:
-            yield from _Listing(self.source, fetcher).pages()
+        request = _Request.initial(self.source.format, self.since, self.resume)
+        with _Fetcher(self.source, _DIALECTS[version]) as fetcher:
+            listing = _Listing(self.source, fetcher, request)
+            yield from listing.pages()
+        self.filtered = request.constrained is not None
+
+
+@dataclass(slots=True)
+class _Request:
+    """What every GetRecords of one listing asks: the same for all its pages, and for a resumed listing.
+
+    The first request may be refused by a server (an ExceptionReport): it is then relaxed one step at a
+    time, each step noted: no SortBy, then no modification-date constraint (a full listing), then Dublin
+    Core ``csw:Record`` instead of an outputSchema the server does not offer."""
+
+    format: str
+    sort: bool = True
+    constrained: str | None = None  # list only records modified at or after this time
+    start: int = 1
+
+    @classmethod
+    def initial(cls, format_: str, since: str | None, resume: dict | None) -> _Request:
+        if resume:
+            return cls(
+                format=resume.get("format", format_),
+                sort=bool(resume.get("sort", True)),
+                constrained=resume.get("since"),
+                start=int(resume.get("start", 1)),
+            )
+        return cls(format=format_, constrained=since)
+
+    def checkpoint(self, next_start: int) -> dict:
+        return {"start": next_start, "format": self.format, "sort": self.sort, "since": self.constrained}
+
+    def relax(self, summary: str) -> str | None:
+        """Give up what the server refused, as far as its exception text tells; the note to report, or
+        ``None`` when there is nothing left to give up. An exception that names nothing we can recognise
+        gives up the sort, then the constraint: the output schema only goes when it is named."""
+        text = summary.lower()
+        schema = "outputschema" in text or "typename" in text
+        sort = "sort" in text
+        constraint = any(word in text for word in ("constraint", "filter", "modified", "propertyname"))
+        unknown = not (schema or sort or constraint)
+        if self.sort and (sort or unknown):
+            self.sort = False
+            return f"the server refused SortBy dc:identifier ({summary}); paging without sort"
+        if self.constrained and (constraint or unknown):
+            self.constrained = None
+            return f"the server refused the modification-date constraint ({summary}); listing every record"
+        if schema and self.format != _DUBLIN_CORE:
+            refused, self.format = self.format, _DUBLIN_CORE
+            return (
+                f"the server refused the {refused} outputSchema ({summary}); harvesting its Dublin Core "
+                "csw:Record instead"
+            )
+        return None
 
 
 @dataclass(slots=True)
@@ -136,26 +205,27 @@ class _ServerException(ListingError):
 class _Listing:
     """One walk through a catalogue: follow nextRecord, stop at 0 or past matched, refuse to loop."""
 
-    def __init__(self, source: Source, fetcher: _Fetcher):
+    def __init__(self, source: Source, fetcher: _Fetcher, request: _Request):
         self.source = source
         self.fetcher = fetcher
+        self.request = request
         self.pages_read = 0
         self.received = 0
         self.matched: int | None = None
         self.cap_reported = False
 
     def pages(self) -> Iterator[Page]:
-        download: Future[_Download] | None = self.fetcher.submit(1)
+        download: Future[_Download] | None = self.fetcher.submit(self.request.start, self.request)
         notes: list[str] = []
         while download is not None:
             try:
                 step, page = self._read(download.result(), notes)
             except _ServerException as exc:
-                if self.pages_read or not self.fetcher.sort:
+                note = None if self.pages_read else self.request.relax(exc.summary)
+                if note is None:  # only the first request can have been refused for what it asked
                     raise
-                self.fetcher.sort = False  # only the first request may have failed for its SortBy
-                notes = [f"the server refused SortBy dc:identifier ({exc.summary}); paging without sort"]
-                download = self.fetcher.submit(1)
+                notes.append(note)
+                download = self.fetcher.submit(self.request.start, self.request)
                 continue
             self.pages_read += 1
             yield page
@@ -166,11 +236,12 @@ class _Listing:
     def _read(self, download: _Download, notes: list[str]) -> tuple[_Step, Page]:
         """Parse one response; the next request leaves as soon as its SearchResults start tag is read."""
         step = _Step(notes)
-        root = _parse(download, lambda results: self._request_next(download, results, step))
-        results = _search_results(root, download.where)
+        dialect = self.fetcher.dialect
+        root = _parse(download, dialect, lambda results: self._request_next(download, results, step))
+        results = _search_results(root, dialect, download.where)
         if step.matched is None:  # SearchResults elsewhere than the parser expected; decide now
             self._request_next(download, results, step)
-        records = _split(results, download.start, self.source)
+        records = _split(results, download.start, self.source, self.request.format)
         self._review(download, len(records), step)
         log.debug("%s: %d records of %s", download.where, len(records), step.matched)
         page = Page(
@@ -179,6 +250,7 @@ class _Listing:
             position=f"startPosition={download.start}",
             received_bytes=len(download.content),
             notes=step.notes,
+            checkpoint=self.request.checkpoint(step.next_start or download.start + len(records)),
         )
         return step, page
 
@@ -193,7 +265,7 @@ class _Listing:
             step.failure = exc
             return
         if step.next_start is not None:
-            step.next_download = self.fetcher.submit(step.next_start)
+            step.next_download = self.fetcher.submit(step.next_start, self.request)
 
     def _next_start(self, download: _Download, step: _Step, next_record: int | None) -> int | None:
         start, matched, returned = download.start, step.matched or 0, step.returned
@@ -266,14 +338,11 @@ class _Fetcher:
     and does not wait for one under way: the worker thread ends when that request does.
     """
 
-    def __init__(self, source: Source, output_schema: str, type_names: str):
+    def __init__(self, source: Source, dialect: _Dialect):
         self.source = source
-        self.output_schema = output_schema
-        self.type_names = type_names
-        self.sort = True
+        self.dialect = dialect
         self.url = source.url or ""
-        self.safe_url = public_url(self.url)
-        self._session = _session(source)
+        self._client = HttpClient(source, accept="application/xml")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"csw-{source.id}")
 
     def __enter__(self) -> _Fetcher:
@@ -281,70 +350,63 @@ class _Fetcher:
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._session.close()
+        self._client.close()
 
-    def submit(self, start: int) -> Future[_Download]:
-        return self._pool.submit(self._download, start, self.sort)
+    def submit(self, start: int, request: _Request) -> Future[_Download]:
+        body = request_body(
+            self.dialect.version,
+            start,
+            self.source.page_size,
+            _OUTPUTS[request.format],
+            sort=request.sort,
+            since=request.constrained,
+        )
+        return self._pool.submit(self._download, start, body)
 
-    def _download(self, start: int, sort: bool) -> _Download:
+    def _download(self, start: int, body: bytes) -> _Download:
         """The answer to one GetRecords; ``ListingError`` for network failures and HTTP errors."""
-        where = f"CSW {self.safe_url} startPosition={start}"
-        body = request_body(start, self.source.page_size, self.output_schema, self.type_names, sort=sort)
-        try:
-            response = self._session.post(
-                self.url, data=body, timeout=self.source.timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            raise _request_failure(exc, where, self.source) from None
-        if response.is_redirect:
-            target = public_url(response.headers.get("Location", ""))
-            raise ListingError(
-                f"{where}: HTTP {response.status_code} redirect to {target}; update the source url"
-            )
-        if response.status_code >= 400:
+        where = f"CSW {public_url(self.url)} startPosition={start}"
+        response = self._client.post(
+            self.url, body, "application/xml", accept_errors=True, follow=False, where=where
+        )
+        if response.status >= 400:
             summary = _exception_summary(response.content)
             if summary is not None:
-                raise _ServerException(f"{where}: HTTP {response.status_code}", summary)
-            raise ListingError(f"{where}: HTTP {response.status_code} {response.reason}{_snippet(response)}")
+                raise _ServerException(f"{where}: HTTP {response.status}", summary)
+            raise ListingError(f"{where}: HTTP {response.status} {response.reason}{response.snippet()}")
         return _Download(start, where, response.content)
 
 
-def _session(source: Source) -> requests.Session:
-    """A session that retries connection errors, timeouts and 429/5xx with exponential backoff."""
-    retry = _Retry(
-        total=source.retries,
-        backoff_factor=0.5,
-        status_forcelist=_RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "POST"}),  # GetRecords is a read, even over POST
-        raise_on_status=False,  # hand back the last response: its body may be an ExceptionReport
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=1)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers.update(
-        {"User-Agent": _USER_AGENT, "Content-Type": "application/xml", "Accept": "application/xml"}
-    )
-    return session
-
-
-class _Retry(Retry):
-    """Obeys a server's Retry-After only up to ``_MAX_RETRY_AFTER``: one slow source must not stall a run."""
-
-    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, _MAX_RETRY_AFTER)
-
-
-def request_body(start: int, max_records: int, output_schema: str, type_names: str, *, sort: bool) -> bytes:
+def request_body(
+    version: str, start: int, max_records: int, output: _Output, *, sort: bool, since: str | None = None
+) -> bytes:
     """The GetRecords POST body for one page (public: the benchmark downloads the very same pages)."""
+    dialect = _DIALECTS[version]
+    csw, fes, prop = dialect.namespace, dialect.filter_ns, dialect.property_tag
+    schema = output.schema or csw
+    result_type = ' resultType="results"' if version == "2.0.2" else ""  # CSW 3.0 dropped it: always results
+    sort_by = (
+        f"<fes:SortBy><fes:SortProperty><fes:{prop}>dc:identifier</fes:{prop}>"
+        "<fes:SortOrder>ASC</fes:SortOrder></fes:SortProperty></fes:SortBy>"
+        if sort
+        else ""
+    )
+    constraint = (
+        f'<csw:Constraint version="{dialect.filter_version}"><fes:Filter>'
+        f"<fes:PropertyIsGreaterThanOrEqualTo><fes:{prop}>{output.modified}</fes:{prop}>"
+        f"<fes:Literal>{since}</fes:Literal></fes:PropertyIsGreaterThanOrEqualTo></fes:Filter></csw:Constraint>"
+        if since
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<csw:GetRecords xmlns:csw="{CSW_NS}" xmlns:ogc="http://www.opengis.net/ogc" xmlns:gmd="{GMD_NS}" '
-        f'service="CSW" version="2.0.2" resultType="results" startPosition="{start}" '
-        f'maxRecords="{max_records}" outputSchema="{output_schema}">'
-        f'<csw:Query typeNames="{type_names}"><csw:ElementSetName>full</csw:ElementSetName>'
-        f"{_SORT_BY if sort else ''}</csw:Query></csw:GetRecords>"
+        f'<csw:GetRecords xmlns:csw="{csw}" xmlns:fes="{fes}" xmlns:gmd="{GMD_NS}" xmlns:mdb="{MDB_NS}" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dct="http://purl.org/dc/terms/" '
+        'xmlns:apiso="http://www.opengis.net/cat/csw/apiso/1.0" '
+        f'service="CSW" version="{version}"{result_type} startPosition="{start}" '
+        f'maxRecords="{max_records}" outputSchema="{schema}">'
+        f'<csw:Query typeNames="{output.type_names}"><csw:ElementSetName>full</csw:ElementSetName>'
+        f"{constraint}{sort_by}</csw:Query></csw:GetRecords>"
     ).encode()
 
 
@@ -353,11 +415,13 @@ def _safe_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
-def _parse(download: _Download, on_results: Callable[[etree._Element], None]) -> etree._Element:
+def _parse(
+    download: _Download, dialect: _Dialect, on_results: Callable[[etree._Element], None]
+) -> etree._Element:
     """Parse the response once, in chunks, handing csw:SearchResults to ``on_results`` as soon as its
     start tag (with the paging attributes) is read. No entity expansion, no network access."""
     parser = etree.XMLPullParser(
-        events=("start",), tag=_SEARCH_RESULTS, resolve_entities=False, no_network=True, huge_tree=True
+        events=("start",), tag=dialect.search_results, resolve_entities=False, no_network=True, huge_tree=True
     )
     content = download.content
     try:
@@ -373,13 +437,16 @@ def _parse(download: _Download, on_results: Callable[[etree._Element], None]) ->
         ) from None
 
 
-def _search_results(root: etree._Element, where: str) -> etree._Element:
+def _search_results(root: etree._Element, dialect: _Dialect, where: str) -> etree._Element:
     summary = _report_summary(root)
     if summary is not None:
         raise _ServerException(where, summary)
-    results = root.find("csw:SearchResults", _NS)
-    if root.tag != f"{{{CSW_NS}}}GetRecordsResponse" or results is None:
-        raise ListingError(f"{where}: expected a csw:GetRecordsResponse with SearchResults, got <{root.tag}>")
+    results = root.find(dialect.search_results)
+    if root.tag != dialect.response or results is None:
+        raise ListingError(
+            f"{where}: expected a CSW {dialect.version} GetRecordsResponse with SearchResults,"
+            f" got <{root.tag}>"
+        )
     return results
 
 
@@ -421,7 +488,7 @@ def _count(results: etree._Element, attribute: str, where: str, *, required: boo
         raise ListingError(f"{where}: SearchResults @{attribute}={value!r} is not a number") from None
 
 
-def _split(results: etree._Element, start: int, source: Source) -> list[RawRecord]:
+def _split(results: etree._Element, start: int, source: Source, format_: str) -> list[RawRecord]:
     """One RawRecord per record element, copied into its own document: absolute XPaths work on it, and
     its bytes declare only the namespaces it uses, not the envelope's, so its digest does not change
     when the server's envelope does."""
@@ -433,7 +500,7 @@ def _split(results: etree._Element, start: int, source: Source) -> list[RawRecor
         records.append(
             RawRecord(
                 source_id=source.id,
-                format=source.format,
+                format=format_,
                 content=etree.tostring(element, encoding="UTF-8"),
                 native_id=_native_id(element),
                 locator=f"startPosition={start} #{index}",
@@ -444,27 +511,10 @@ def _split(results: etree._Element, start: int, source: Source) -> list[RawRecor
 
 
 def _native_id(element: etree._Element) -> str | None:
-    """The ISO fileIdentifier or the csw:Record dc:identifier, when the record has one."""
-    text = element.findtext("gmd:fileIdentifier/*", namespaces=_NS) or element.findtext(
-        "dc:identifier", namespaces=_NS
+    """The ISO fileIdentifier / metadataIdentifier or the csw:Record dc:identifier, when there is one."""
+    text = (
+        element.findtext("gmd:fileIdentifier/*", namespaces=_NS)
+        or element.findtext(f"mdb:metadataIdentifier/*/{{{_MCC}}}code/*", namespaces=_NS)
+        or element.findtext("dc:identifier", namespaces=_NS)
     )
     return (text.strip() or None) if text else None
-
-
-def _request_failure(exc: requests.RequestException, where: str, source: Source) -> ListingError:
-    """A message naming the root cause; requests' own repeats the URL with its query string."""
-    cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else None
-    if isinstance(cause, urllib3_exceptions.MaxRetryError):  # wraps the error of the last attempt
-        cause = cause.reason
-    # After retries a timeout arrives as a ConnectionError; a refused connection is no timeout, although
-    # urllib3 derives NewConnectionError from ConnectTimeoutError.
-    timed_out = isinstance(exc, requests.Timeout) or isinstance(cause, urllib3_exceptions.TimeoutError)
-    if timed_out and not isinstance(cause, urllib3_exceptions.NewConnectionError):
-        return ListingError(f"{where}: no answer within {source.timeout:g} s ({source.retries} retries)")
-    reason = f"{type(cause).__name__}: {cause}" if cause is not None else type(exc).__name__
-    return ListingError(f"{where}: request failed: {reason}")
-
-
-def _snippet(response: requests.Response) -> str:
-    text = " ".join(response.content[:200].decode("utf-8", "replace").split())
-    return f" ({response.headers.get('Content-Type', 'no Content-Type')}: {text!r})" if text else ""

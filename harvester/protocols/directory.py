@@ -3,7 +3,8 @@
 Used by the demo (real records bundled under ``config/demo/``) and for catalogues published as a folder
 of files (a mounted WAF mirror, an export). Files are read in sorted order so runs are reproducible.
 A file's path below the folder is its native id hint: the crosswalk prefers the record's own identifier
-and uses the path only for a record that has none.
+and uses the path only for a record that has none. The checkpoint is the last path of a page: a resumed
+listing goes on with the paths after it, even if files were added or removed meanwhile.
 """
 
 from __future__ import annotations
@@ -21,21 +22,30 @@ class Directory(Protocol):
     name = "directory"
 
     def pages(self) -> Iterator[Page]:
+        self.filtered = False  # a folder has no query: every listing is complete
         root = Path(self.source.path or "")
         if not root.is_dir():
             raise ListingError(f"{root}: not a readable directory")
         try:
-            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
+            found = (p for p in root.rglob("*") if p.suffix.lower() in _SUFFIXES and p.is_file())
+            files = sorted(found, key=lambda path: str(path.relative_to(root)))
         except OSError as exc:
             raise ListingError(f"{root}: cannot list the directory: {exc.strerror}") from None
         size = self.source.page_size
-        for start in range(0, len(files), size):
+        first = 0
+        if self.resume and "after" in self.resume:
+            after = str(self.resume["after"])
+            first = next(
+                (i for i, path in enumerate(files) if str(path.relative_to(root)) > after), len(files)
+            )
+        for start in range(first, len(files), size):
             records = [self._read(path, root) for path in files[start : start + size]]
             yield Page(
                 records=records,
                 matched=len(files),
                 position=f"file {start + 1} of {len(files)}",
                 received_bytes=sum(len(r.content) for r in records),
+                checkpoint={"after": records[-1].locator},
             )
 
     def _read(self, path: Path, root: Path) -> RawRecord:

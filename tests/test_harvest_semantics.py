@@ -1,0 +1,305 @@
+"""Harvest semantics: deletion of records a source no longer lists (and its guards), incremental runs
+from the watermark, and listings that continue after an interruption, even a SIGKILL.
+
+Sources are real: a folder of the corpus records that a test changes as a pole's catalogue would, and a
+real pycsw serving the same records, reached directly or through a proxy on 127.0.0.1 that fails or
+slows down on purpose. Each case checks the catalogue afterwards, not only the run's counts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+import requests
+
+from api.settings import Settings, load
+from catalogue.query import Query
+from catalogue.record import Record
+from catalogue.store import Store, open_store
+from harvester.ledger import Ledger
+from harvester.run import HarvestRun, RunSummary
+from harvester.source import Source
+from tests.fixtures.fault_server import FaultServer, Received, Reply
+from tests.fixtures.pycsw_server import PycswServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FOLDER_CONFIG = """\
+store: {backend: sqlite, path: var/catalogue.db}
+harvest: {ledger: var/harvest.db, batch_size: 7}
+sources:
+  - id: demo
+    pole: ODATIS
+    protocol: directory
+    path: records
+    page_size: 10
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path, demo_records: Path) -> Settings:
+    shutil.copytree(demo_records, tmp_path / "records")
+    (tmp_path / "terracat.yaml").write_text(FOLDER_CONFIG, encoding="utf-8")
+    return load(tmp_path / "terracat.yaml")
+
+
+def run(settings: Settings, **options: bool) -> tuple[RunSummary, Store, Ledger]:
+    store = open_store(settings.store)
+    ledger = Ledger(settings.harvest.ledger)
+    summary = HarvestRun(settings.sources[0], store, ledger, batch_size=7, **options).execute()
+    return summary, store, ledger
+
+
+def indexed_files(ledger: Ledger, summary: RunSummary) -> dict[str, str]:
+    """File name -> record id, for the files the run added."""
+    assert summary.run_id is not None
+    return {e.locator: e.record_id for e in ledger.events(summary.run_id, "added") if e.record_id}
+
+
+def catalogue(store: Store, source_id: str) -> dict[str, Record]:
+    """The source's records without what differs between two harvests (when and from where)."""
+    records = store.search(Query(limit=10_000, properties={"source": source_id})).records
+    return {r.id: msgspec.structs.replace(r, provenance=None) for r in records}
+
+
+# --- deletion of records no longer listed ---------------------------------------------------------
+
+
+def test_records_no_longer_listed_are_deleted(folder: Settings) -> None:
+    first, store, ledger = run(folder)
+    files = indexed_files(ledger, first)
+    gone = sorted(files)[:3]  # 3 of 38 records: under the 20 % guard
+    for name in gone:
+        (Path(folder.sources[0].path or "") / name).unlink()
+
+    second, _, _ = run(folder)
+
+    assert second.status == "succeeded" and second.kind == "full" and second.notes == []
+    assert second.counts["deleted"] == 3
+    assert store.count("demo") == first.counts["added"] - 3
+    assert all(store.get(files[name]) is None for name in gone)
+    deleted = ledger.events(second.run_id or 0, "deleted")
+    assert sorted((e.record_id, e.code) for e in deleted) == sorted((files[n], "not-listed") for n in gone)
+    assert all(ledger.raw(files[name]) is None for name in gone)  # forgotten by the ledger too
+
+
+def test_deleting_more_than_the_ratio_waits_for_a_confirmation(folder: Settings) -> None:
+    first, store, ledger = run(folder)
+    files = indexed_files(ledger, first)
+    for name in sorted(files)[:10]:  # 10 of 38: 26 %, above max_delete_ratio 20 %
+        (Path(folder.sources[0].path or "") / name).unlink()
+
+    withheld, _, _ = run(folder)
+
+    assert withheld.status == "succeeded" and withheld.counts["deleted"] == 0
+    assert store.count("demo") == first.counts["added"]
+    assert withheld.notes == [
+        "10 of 38 records (26%) were not seen but none deleted: more than max_delete_ratio 20%; check the "
+        "source, then run `terracat harvest --full --confirm-delete demo` to delete them"
+    ]
+    assert ledger.runs("demo")[0].notes == withheld.notes
+
+    confirmed, _, _ = run(folder, full=True, confirm_delete=True)
+
+    assert confirmed.counts["deleted"] == 10 and confirmed.notes == []
+    assert store.count("demo") == first.counts["added"] - 10
+
+
+def test_a_rejected_record_is_seen_and_keeps_its_version(folder: Settings) -> None:
+    first, store, ledger = run(folder)
+    files = indexed_files(ledger, first)
+    name = sorted(files)[0]
+    path = Path(folder.sources[0].path or "") / name
+    before = store.get(files[name])
+    path.write_bytes(path.read_bytes()[:1000])  # a truncated file: rejected, not unlisted
+
+    second, _, _ = run(folder)
+
+    assert second.counts["rejected"] == first.counts["rejected"] + 1 and second.counts["deleted"] == 0
+    assert store.get(files[name]) == before
+
+
+def csw_source(url: str, *, page_size: int = 5, **options: object) -> Source:
+    return Source(
+        id="sextant",
+        pole="ODATIS",
+        protocol="csw",
+        url=url,
+        page_size=page_size,
+        retries=0,
+        timeout=30,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def proxy(target: str, fail: set[int] | None = None, delay: float = 0.0):
+    """A FaultServer answer that forwards each GetRecords to the real pycsw, failing the requests whose
+    index is in ``fail`` with an HTTP 500 and waiting ``delay`` seconds before each answer."""
+
+    def respond(index: int, request: Received) -> Reply:
+        time.sleep(delay)
+        if fail and index in fail:
+            return 500, b"database connection lost", {"Content-Type": "text/plain"}
+        answer = requests.post(target, data=request.body, headers={"Content-Type": "application/xml"})
+        return answer.status_code, answer.content, {"Content-Type": answer.headers["Content-Type"]}
+
+    return respond
+
+
+def csw_harvest(tmp_path: Path, source: Source, **options: bool) -> tuple[RunSummary, Store, Ledger]:
+    store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
+    ledger = Ledger(tmp_path / "harvest.db")
+    return HarvestRun(source, store, ledger, batch_size=4, **options).execute(), store, ledger
+
+
+def test_a_failed_full_listing_deletes_nothing(
+    tmp_path: Path, pycsw_server: PycswServer, faulty: FaultServer
+) -> None:
+    first, store, _ = csw_harvest(tmp_path, csw_source(pycsw_server.url))
+    faulty.respond = proxy(pycsw_server.url, fail={2})  # page 3 of 7 fails
+
+    failed, _, _ = csw_harvest(tmp_path, csw_source(faulty.url), full=True)
+
+    assert failed.status == "failed" and failed.counts["unchanged"] == 10 and failed.counts["deleted"] == 0
+    assert "startPosition=11: HTTP 500" in (failed.error or "")
+    assert store.count("sextant") == first.counts["added"] == pycsw_server.count
+
+
+def test_a_listing_short_of_what_the_server_announced_deletes_nothing(
+    tmp_path: Path, pycsw_server: PycswServer, faulty: FaultServer
+) -> None:
+    """A server that ends its listing early (nextRecord=0 after two pages although it matched 33):
+    complete in its own terms, but the run does not delete the 23 records it did not get."""
+    first, store, _ = csw_harvest(tmp_path, csw_source(pycsw_server.url))
+    forward = proxy(pycsw_server.url)
+
+    def early_end(index: int, request: Received) -> Reply:
+        status, body, headers = forward(index, request)
+        if index == 1:
+            body = body.replace(b'nextRecord="11"', b'nextRecord="0"')
+        return status, body, headers
+
+    faulty.respond = early_end
+
+    short, _, _ = csw_harvest(tmp_path, csw_source(faulty.url), full=True)
+
+    assert short.status == "succeeded" and short.received == 10 and short.counts["deleted"] == 0
+    assert short.notes == [
+        "23 record(s) not seen but none deleted: the listing gave 10 records of the 33 the source announced"
+    ]
+    assert store.count("sextant") == first.counts["added"]
+
+
+# --- incremental runs and resumed listings ------------------------------------------------------------
+
+
+def test_an_interrupted_listing_is_continued_by_the_next_run(
+    tmp_path: Path, pycsw_server: PycswServer, faulty: FaultServer
+) -> None:
+    reference, reference_store, _ = csw_harvest(tmp_path / "reference", csw_source(pycsw_server.url))
+    faulty.respond = proxy(pycsw_server.url, fail={3})  # pages 1-3 arrive, page 4 fails
+
+    interrupted, store, ledger = csw_harvest(tmp_path, csw_source(faulty.url))
+    starts_before = len(faulty.requests)
+    faulty.respond = proxy(pycsw_server.url)
+    resumed, _, _ = csw_harvest(tmp_path, csw_source(faulty.url))
+
+    assert (interrupted.status, interrupted.counts["added"]) == ("failed", 15)
+    assert resumed.status == "succeeded" and resumed.resumed_from == interrupted.run_id
+    assert resumed.kind == "full"  # it continued the first, full listing
+    assert faulty.starts[starts_before:] == [16, 21, 26, 31]  # from the checkpoint, not from 1
+    assert resumed.counts["added"] == reference.counts["added"] - 15
+    assert catalogue(store, "sextant") == catalogue(reference_store, "sextant")
+    assert ledger.listing("sextant") is None and ledger.watermark("sextant") is not None
+
+
+def test_full_run_after_an_interrupted_one_deletes_only_what_neither_saw(
+    tmp_path: Path, pycsw_server: PycswServer, faulty: FaultServer
+) -> None:
+    """The records seen before the interruption count as seen when the continued listing completes: a
+    record listed only on the pages before the interruption is not deleted."""
+    first, store, _ = csw_harvest(tmp_path, csw_source(pycsw_server.url))
+    faulty.respond = proxy(pycsw_server.url, fail={2})
+    csw_harvest(tmp_path, csw_source(faulty.url), full=True)
+    faulty.respond = proxy(pycsw_server.url)
+
+    resumed, _, _ = csw_harvest(tmp_path, csw_source(faulty.url), full=True)
+
+    assert resumed.status == "succeeded" and resumed.counts["deleted"] == 0
+    assert store.count("sextant") == first.counts["added"]
+
+
+def test_incremental_run_asks_the_server_for_changes_since_the_watermark(
+    tmp_path: Path, pycsw_server: PycswServer, faulty: FaultServer
+) -> None:
+    faulty.respond = proxy(pycsw_server.url)
+    first, _, ledger = csw_harvest(tmp_path, csw_source(faulty.url))
+    watermark = ledger.watermark("sextant")
+    second, _, _ = csw_harvest(tmp_path, csw_source(faulty.url))
+
+    assert (first.kind, second.kind) == ("full", "incremental")
+    assert watermark is not None and first.seconds < 60
+    constraint = f"<fes:Literal>{watermark}</fes:Literal>".encode()
+    assert constraint in faulty.requests[-1].body and b"apiso:Modified" in faulty.requests[-1].body
+    assert all(constraint not in request.body for request in faulty.requests[:-1])
+
+
+def test_harvest_killed_mid_listing_resumes_to_the_same_catalogue(
+    tmp_path: Path, pycsw_server: PycswServer, faulty: FaultServer
+) -> None:
+    """``terracat harvest`` in a real subprocess, killed with SIGKILL once a checkpoint is committed,
+    then run again: it continues the listing and ends with the catalogue of an uninterrupted run."""
+    reference, reference_store, _ = csw_harvest(tmp_path / "reference", csw_source(pycsw_server.url))
+    faulty.respond = proxy(pycsw_server.url, delay=0.15)
+    config = tmp_path / "terracat.yaml"
+    config.write_text(
+        "store: {backend: sqlite, path: catalogue.db}\n"
+        "harvest: {ledger: harvest.db, batch_size: 2}\n"
+        "sources:\n"
+        f"  - {{id: sextant, pole: ODATIS, protocol: csw, url: '{faulty.url}', page_size: 3, retries: 0}}\n",
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "api.cli", "harvest", "--config", str(config)]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE)
+    try:
+        assert wait_for_checkpoint(tmp_path / "harvest.db", process), "no checkpoint was committed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("sextant (full, resumed run #1): received ")
+    store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
+    assert catalogue(store, "sextant") == catalogue(reference_store, "sextant")
+    assert store.count("sextant") == reference.counts["added"]
+    runs = Ledger(tmp_path / "harvest.db").runs("sextant")
+    assert [(r.status, r.resumed_from) for r in runs] == [("succeeded", 1), ("interrupted", None)]
+
+
+def wait_for_checkpoint(ledger: Path, process: subprocess.Popen[bytes], timeout: float = 30.0) -> bool:
+    """Poll the ledger until the running harvest has committed a checkpoint (and is not finished)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if ledger.exists():
+            with sqlite3.connect(ledger, timeout=5) as db:
+                try:
+                    row = db.execute("SELECT checkpoint FROM listings").fetchone()
+                except sqlite3.OperationalError:  # tables not created yet
+                    row = None
+            if row and row[0]:
+                return True
+        time.sleep(0.05)
+    return False
