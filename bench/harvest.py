@@ -1,14 +1,18 @@
-"""Harvest throughput, printed side by side for N records (``make bench``).
+"""Harvest throughput per protocol, printed side by side for N records (``make bench``).
 
-For each N, N distinct ISO 19139 records are made from the real corpus (``bench/records.py``), loaded into
-a local pycsw, and four things are timed on the same records:
+For each N, N distinct ISO 19139 records are made from the real corpus (``bench/records.py``) and loaded
+into a local pycsw, which serves them over CSW and OAI-PMH; N STAC items made from the corpus items are
+served by the tests' STAC API server. Each protocol is timed twice on the same records:
 
-- download: merely fetching the same GetRecords pages from pycsw (the source's own speed, the floor of
-  any CSW harvest); download and CSW harvest are each the best of two alternating runs;
-- csw harvest: terracat's harvest end to end over CSW from that pycsw, into a fresh index;
-- directory harvest: the same records read from a folder (our own processing rate: parse, crosswalk,
-  index, ledger);
-- lxml parse: plain ``lxml.etree.fromstring`` of the same bytes (the ceiling of any XML pipeline).
+- download: merely fetching the same pages with plain ``requests`` (the source's own speed, the floor of
+  any harvest over that protocol);
+- harvest: terracat's harvest end to end (listing, crosswalk, index, ledger) into a fresh index;
+
+each the best of two alternating runs (a shared 2-core machine varies by tens of percent). Then:
+
+- directory harvest: the ISO records read from a folder (our own processing rate);
+- parse: plain ``lxml.etree.fromstring`` of the ISO records, ``msgspec`` decoding of the STAC items (the
+  ceiling of any pipeline over those payloads).
 
 Usage: ``python bench/harvest.py [--sizes 1000 10000] [--page-size 100] [--workdir DIR]``.
 """
@@ -16,6 +20,7 @@ Usage: ``python bench/harvest.py [--sizes 1000 10000] [--page-size 100] [--workd
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -24,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import requests
 from lxml import etree
 
@@ -33,12 +39,16 @@ sys.path.insert(0, str(ROOT))
 from api.cli import harvest  # noqa: E402
 from api.settings import load  # noqa: E402
 from bench.records import generate  # noqa: E402
-from harvester.protocols.csw import GMD_NS, request_body  # noqa: E402
+from harvester.protocols.csw import OUTPUTS, request_body  # noqa: E402
 from tests.fixtures.pycsw_server import start_pycsw  # noqa: E402
+from tests.fixtures.stac_server import StacApi, stac_collections, stac_features  # noqa: E402
 
 CORPUS = ROOT / "config" / "demo" / "records" / "iso19139"
 _NEXT = re.compile(rb'nextRecord="(\d+)"')
 _MATCHED = re.compile(rb'numberOfRecordsMatched="(\d+)"')
+_TOKEN = re.compile(rb"<(?:\w+:)?resumptionToken[^>]*>([^<]*)</")
+_HEADER = re.compile(rb"<(?:\w+:)?header[ >]")
+_COMPLETE = re.compile(rb'completeListSize="(\d+)"')
 
 
 def timed(func: Callable[[], object]) -> tuple[float, object]:
@@ -54,7 +64,7 @@ def download(url: str, page_size: int) -> tuple[int, int]:
     with requests.Session() as session:
         session.headers["Content-Type"] = "application/xml"
         while start:
-            body = request_body(start, page_size, GMD_NS, "gmd:MD_Metadata", sort=True)
+            body = request_body("2.0.2", start, page_size, OUTPUTS["iso19139"], sort=True)
             content = session.post(url, data=body, timeout=120).content
             pages, size = pages + 1, size + len(content)
             head = content[:4096]
@@ -64,6 +74,62 @@ def download(url: str, page_size: int) -> tuple[int, int]:
             next_record = int(next_match.group(1))
             start = next_record if 0 < next_record <= int(matched.group(1)) else 0
     return pages, size
+
+
+def download_oai(url: str) -> tuple[int, int]:
+    """Fetch every ListRecords page of pycsw's OAI-PMH (which wants metadataPrefix beside the token and
+    ends its listings with the token "0"); returns (pages, bytes)."""
+    pages = size = received = 0
+    params = {"mode": "oaipmh", "verb": "ListRecords", "metadataPrefix": "iso19139"}
+    with requests.Session() as session:
+        while True:
+            content = session.get(url, params=params, timeout=120).content
+            pages, size = pages + 1, size + len(content)
+            received += len(_HEADER.findall(content))
+            token, complete = _TOKEN.search(content), _COMPLETE.search(content)
+            if not token or not token.group(1) or (complete and received >= int(complete.group(1))):
+                if complete and received < int(complete.group(1)):
+                    raise RuntimeError(
+                        f"OAI-PMH listing ended after {received} of {complete.group(1)} records"
+                    )
+                return pages, size
+            params = {**params, "resumptionToken": token.group(1).decode()}
+
+
+def download_stac(url: str, page_size: int) -> tuple[int, int]:
+    """Follow the item search's next links with plain requests; returns (pages, bytes)."""
+    pages = size = 0
+    next_url: str | None = f"{url}/search?collections=bench&limit={page_size}"
+    with requests.Session() as session:
+        while next_url:
+            content = session.get(next_url, timeout=120).content
+            pages, size = pages + 1, size + len(content)
+            links = json.loads(content).get("links", [])
+            next_url = next((link["href"] for link in links if link.get("rel") == "next"), None)
+    return pages, size
+
+
+def stac_api(n: int) -> StacApi:
+    """The tests' STAC API holding one collection of ``n`` items made from the corpus items."""
+    templates = stac_features()
+    collection = {**next(iter(stac_collections().values())), "id": "bench"}
+    items = [
+        {**template, "id": f"{template['id']}-{i}", "collection": "bench"}
+        for i, template in ((i, templates[i % len(templates)]) for i in range(n))
+    ]
+    api = StacApi()
+    api.collections = {"bench": collection}
+    api.items = {"bench": items}
+    return api
+
+
+def best_of_two(download: Callable[[], object], harvest_: Callable[[], object]) -> tuple[float, float]:
+    """(download, harvest) seconds, each the best of two alternating runs."""
+    t_download = t_harvest = float("inf")
+    for _ in range(2):
+        t_download = min(t_download, timed(download)[0])
+        t_harvest = min(t_harvest, timed(harvest_)[0])
+    return t_download, t_harvest
 
 
 def run_harvest(workdir: Path, source_yaml: str) -> None:
@@ -94,29 +160,40 @@ def bench(n: int, page_size: int, workdir: Path) -> dict[str, float]:
         generate(CORPUS, records, n)
     contents = [p.read_bytes() for p in sorted(records.glob("*.xml"))]
     print(f"\nN={n}: {sum(map(len, contents)) / 1e6:.1f} MB of XML; loading pycsw...", flush=True)
-    url, stop = start_pycsw(records, workdir / f"pycsw-{n}", maxrecords=max(page_size, 1000))
+    times: dict[str, float] = {}
+    url, stop = start_pycsw(records, workdir / f"pycsw-{n}", maxrecords=page_size)
     try:
         download(url, page_size)  # warm-up: pycsw's first queries pay for its caches
-        # Best of two, alternating: on a shared 2-core machine a single sample varies by tens of percent.
-        t_download = t_csw = float("inf")
-        csw_yaml = f"  - {{id: bench-csw, pole: ODATIS, protocol: csw, url: '{url}', page_size: {page_size}}}"
-        for _ in range(2):
-            seconds, (pages, size) = timed(lambda: download(url, page_size))
-            t_download = min(t_download, seconds)
-            seconds, _ = timed(lambda: run_harvest(workdir / f"csw-{n}", csw_yaml + "\n"))
-            t_csw = min(t_csw, seconds)
-        print(f"  download: {pages} pages, {size / 1e6:.1f} MB", flush=True)
+        csw = f"  - {{id: bench-csw, pole: ODATIS, protocol: csw, url: '{url}', page_size: {page_size}}}\n"
+        times["csw download"], times["csw harvest"] = best_of_two(
+            lambda: download(url, page_size), lambda: run_harvest(workdir / f"csw-{n}", csw)
+        )
+        oai = f"  - {{id: bench-oai, pole: ODATIS, protocol: oai-pmh, url: '{url}?mode=oaipmh'}}\n"
+        times["oai download"], times["oai harvest"] = best_of_two(
+            lambda: download_oai(url), lambda: run_harvest(workdir / f"oai-{n}", oai)
+        )
     finally:
         stop()
-    t_dir, _ = timed(
-        lambda: run_harvest(
-            workdir / f"dir-{n}",
-            f"  - {{id: bench-dir, pole: ODATIS, protocol: directory, path: '{records}',"
-            f" page_size: {page_size}}}\n",
+    api = stac_api(n)
+    try:
+        stac = (
+            f"  - {{id: bench-stac, pole: THEIA, protocol: stac, format: stac, url: '{api.url}',"
+            f" collections: [bench], page_size: {page_size}}}\n"
         )
+        times["stac download"], times["stac harvest"] = best_of_two(
+            lambda: download_stac(api.url, page_size), lambda: run_harvest(workdir / f"stac-{n}", stac)
+        )
+        items = [msgspec.json.encode(item) for item in api.items["bench"]]
+    finally:
+        api.close()
+    directory = (
+        f"  - {{id: bench-dir, pole: ODATIS, protocol: directory, path: '{records}',"
+        f" page_size: {page_size}}}\n"
     )
-    t_parse, _ = timed(lambda: parse_all(contents))
-    return {"download": t_download, "csw harvest": t_csw, "directory harvest": t_dir, "lxml parse": t_parse}
+    times["directory harvest"], _ = timed(lambda: run_harvest(workdir / f"dir-{n}", directory))
+    times["lxml parse"], _ = timed(lambda: parse_all(contents))
+    times["json decode"], _ = timed(lambda: [msgspec.json.decode(item) for item in items])
+    return times
 
 
 def main() -> None:
@@ -129,11 +206,17 @@ def main() -> None:
     results = {n: bench(n, args.page_size, workdir) for n in args.sizes}
 
     print(f"\nHarvest throughput, page size {args.page_size} (seconds, records/s)")
-    names = ["download", "csw harvest", "directory harvest", "lxml parse"]
-    print(f"{'N':>7}  " + "  ".join(f"{name:>22}" for name in names) + "  csw/download")
     for n, times in results.items():
-        cells = "  ".join(f"{times[k]:8.2f} s {n / times[k]:8.0f}/s" for k in names)
-        print(f"{n:>7}  {cells}  {times['csw harvest'] / times['download']:11.2f}x")
+        print(f"N={n}")
+        for protocol in ("csw", "oai", "stac"):
+            download_s, harvest_s = times[f"{protocol} download"], times[f"{protocol} harvest"]
+            print(
+                f"  {protocol:<5} download {download_s:7.2f} s {n / download_s:7.0f}/s"
+                f"   harvest {harvest_s:7.2f} s {n / harvest_s:7.0f}/s"
+                f"   harvest/download {harvest_s / download_s:.2f}x"
+            )
+        for name in ("directory harvest", "lxml parse", "json decode"):
+            print(f"  {name:<18} {times[name]:7.2f} s {n / times[name]:9.0f}/s")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,10 @@ class HttpClient:
         self._session.mount("https://", adapter)
         self._session.max_redirects = _MAX_REDIRECTS
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": accept})
-        self._session.headers.update(expand_headers(source.headers))
+        # The source's own headers carry its tokens: they go to the source's host only, never to a
+        # host that a static catalogue's link or a next link points to.
+        self._source_headers = expand_headers(source.headers)
+        self._source_host = urlsplit(source.url or "").netloc.rpartition("@")[2].lower()
         self._lock = threading.Lock()
         self._last_request = 0.0
 
@@ -145,9 +148,13 @@ class HttpClient:
         *,
         accept_errors: bool = False,
         where: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        """GET ``url`` with ``params``; redirects to http(s) URLs are followed."""
-        return self._request("GET", url, params=params, accept_errors=accept_errors, where=where)
+        """GET ``url`` with ``params``; redirects to http(s) URLs are followed. ``headers`` are sent
+        besides the source's (a STAC API next link may ask for some)."""
+        return self._request(
+            "GET", url, params=params, headers=headers, accept_errors=accept_errors, where=where
+        )
 
     def post(
         self,
@@ -158,6 +165,7 @@ class HttpClient:
         accept_errors: bool = False,
         follow: bool = True,
         where: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         """POST ``body``. ``follow=False`` refuses redirects (a redirected POST may come back as a GET
         that answers something else: CSW sources must then fix their URL)."""
@@ -165,7 +173,7 @@ class HttpClient:
             "POST",
             url,
             data=body,
-            headers={"Content-Type": content_type},
+            headers={**(headers or {}), "Content-Type": content_type},
             accept_errors=accept_errors,
             follow=follow,
             where=where,
@@ -187,6 +195,8 @@ class HttpClient:
         where = where or f"{method} {public_url(url)}"
         if urlsplit(url).scheme not in ("http", "https"):
             raise ListingError(f"{where}: only http and https URLs are harvested")
+        if self._source_headers and urlsplit(url).netloc.rpartition("@")[2].lower() == self._source_host:
+            kwargs["headers"] = {**self._source_headers, **(kwargs.get("headers") or {})}
         self._wait_politely()
         try:
             response = self._session.request(

@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.pycsw_server", "tests.fixtures.fault_server"]
+pytest_plugins = [
+    "tests.fixtures.pycsw_server",
+    "tests.fixtures.fault_server",
+    "tests.fixtures.oai_server",
+    "tests.fixtures.stac_server",
+]
+# Shared assertions of the crosswalk tests: pytest explains their failures as it does in test files.
+pytest.register_assert_rewrite("tests.crosswalk_checks")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_RECORDS = ROOT / "config" / "demo" / "records" / "iso19139"

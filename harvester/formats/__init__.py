@@ -38,6 +38,12 @@ class Crosswalk(ABC):
 
 _CROSSWALKS: dict[str, str] = {
     "iso19139": "harvester.formats.iso19139:ISO19139",
+    "iso19115-3": "harvester.formats.iso19115_3:ISO19115_3",
+    "dif": "harvester.formats.dif:DIF",
+    "stac": "harvester.formats.stac:STAC",
+    "ogcapi-records": "harvester.formats.ogcapi_records:OGCAPIRecord",
+    "dc": "harvester.formats.dc:DublinCore",
+    "datacite": "harvester.formats.datacite:DataCite",
 }
 
 _instances: dict[str, Crosswalk] = {}

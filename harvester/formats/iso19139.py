@@ -6,6 +6,10 @@ reads — ``gco:CharacterString`` or ``gmx:Anchor`` or ``PT_FreeText`` alone, co
 attribute or text, GML 3.1 and 3.2 — and strict only on what a record cannot do without: an identifier
 and a title. What it can read only partly goes to ``Record.warnings``, naming the element.
 
+ISO 19115-3 encodes the same model in other namespaces, so ``IsoReader`` holds the reading logic for
+both: it evaluates the XPaths of an ``IsoPaths`` table (ISO 19139's here, ISO 19115-3's in
+``iso19115_3``), and the small readers accept either encoding of free text, anchors and language codes.
+
 Speed: the whole harvest must stay above 300 records/s on one core, so every XPath is compiled once at
 import time and every path starts from a known element instead of scanning with ``//``.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
@@ -35,16 +40,19 @@ from catalogue.record import (
 )
 from harvester.formats import Crosswalk, Rejected
 from harvester.formats.common import (
-    URL_IN_TEXT,
+    SCOPE_CODES,
+    Rights,
+    RightsList,
     add_identifier,
+    distinct_names,
     doi_identifier,
     first,
-    fold,
-    is_licence,
+    local_name,
     normalise_date,
     normalise_language,
     one_line,
     paragraphs,
+    postal_address,
     to_identifier,
     unique,
     xml_root,
@@ -53,6 +61,9 @@ from harvester.raw import RawRecord
 
 GMD = "http://www.isotc211.org/2005/gmd"
 GMI = "http://www.isotc211.org/2005/gmi"
+# ISO 19115-3 free text and anchors (their namespaces have a single version).
+LAN = "http://standards.iso.org/iso/19115/-3/lan/1.0"
+GCX = "http://standards.iso.org/iso/19115/-3/gcx/1.0"
 NS = {
     "gmd": GMD,
     "gmi": GMI,
@@ -62,90 +73,195 @@ NS = {
     "gml": "http://www.opengis.net/gml",
     "gml32": "http://www.opengis.net/gml/3.2",
     "xlink": "http://www.w3.org/1999/xlink",
+    "lan": LAN,
+    "gcx": GCX,
 }
 _METADATA_TAGS = (f"{{{GMD}}}MD_Metadata", f"{{{GMI}}}MI_Metadata")
-_PT_FREETEXT = f"{{{GMD}}}PT_FreeText"
-_LANGUAGE_CODE = f"{{{GMD}}}LanguageCode"
-_SERVICE_IDENTIFICATION = f"{{{NS['srv']}}}SV_ServiceIdentification"
+_PT_FREETEXT = frozenset({f"{{{GMD}}}PT_FreeText", f"{{{LAN}}}PT_FreeText"})
+_LANGUAGE_CODE = frozenset({f"{{{GMD}}}LanguageCode", f"{{{LAN}}}LanguageCode"})
+_ANCHOR = frozenset({f"{{{NS['gmx']}}}Anchor", f"{{{GCX}}}Anchor"})
 _HREF = f"{{{NS['xlink']}}}href"
 
 
-def _xp(path: str) -> etree.XPath:
-    return etree.XPath(path, namespaces=NS, smart_strings=False)
+def _xp(path: str, namespaces: dict[str, str] = NS) -> etree.XPath:
+    return etree.XPath(path, namespaces=namespaces, smart_strings=False)
 
 
-# --- compiled paths (relative to MD_Metadata unless the name says otherwise) ---------------------------
-_FILE_ID = _xp("gmd:fileIdentifier")
-_MD_LANGUAGE = _xp("gmd:language")
-_LOCALES = _xp("gmd:locale/gmd:PT_Locale")
-_LOCALE_CODE = _xp("gmd:languageCode/*")  # relative to PT_Locale
-_HIERARCHY = _xp("gmd:hierarchyLevel/*")
-_DATESTAMP = _xp("gmd:dateStamp/*")
-_PARENT = _xp("gmd:parentIdentifier")
-_DATASET_URI = _xp("gmd:dataSetURI")
-_IDENTIFICATIONS = _xp("gmd:identificationInfo/*")
+@dataclass(frozen=True, slots=True)
+class IsoPaths:
+    """The XPaths ``IsoReader`` evaluates, compiled for one XML encoding of ISO 19115 (19139 or 19115-3).
+
+    Relative to ``MD_Metadata`` down to ``lineages``, to the identification element from ``title`` to
+    ``constraint_blocks``, then to the element each comment names.
+    """
+
+    metadata_id: etree.XPath
+    metadata_language: etree.XPath
+    locales: etree.XPath
+    locale_code: etree.XPath  # relative to a locale
+    scopes: etree.XPath
+    metadata_dates: etree.XPath  # 19139: the dateStamp value; 19115-3: the typed dateInfo dates
+    parent: etree.XPath
+    dataset_uri: etree.XPath
+    identifications: etree.XPath
+    bboxes: etree.XPath
+    places: etree.XPath
+    temporals: etree.XPath
+    metadata_contacts: etree.XPath
+    distributor_contacts: etree.XPath
+    online: etree.XPath
+    connect_points: etree.XPath
+    formats: etree.XPath
+    lineages: etree.XPath
+    title: etree.XPath
+    citation_dates: etree.XPath
+    resource_ids: etree.XPath
+    cited_parties: etree.XPath
+    abstract: etree.XPath
+    resource_language: etree.XPath
+    points_of_contact: etree.XPath
+    keyword_blocks: etree.XPath
+    topics: etree.XPath
+    thumbnails: etree.XPath
+    constraint_blocks: etree.XPath
+    date_value: etree.XPath  # relative to a CI_Date
+    date_type: etree.XPath
+    id_code: etree.XPath  # relative to an MD_Identifier
+    id_codespace: etree.XPath
+    id_authority: etree.XPath
+    keywords: etree.XPath  # relative to an MD_Keywords
+    keyword_type: etree.XPath
+    thesaurus_title: etree.XPath
+    thesaurus_id: etree.XPath
+    bbox_type: etree.XPath  # relative to an EX_GeographicBoundingBox
+    west: etree.XPath
+    south: etree.XPath
+    east: etree.XPath
+    north: etree.XPath
+    party_individual: etree.XPath  # relative to a party (19115-3: an individual)
+    party_organisation: etree.XPath  # relative to a party (19115-3: an organisation)
+    party_position: etree.XPath
+    party_role: etree.XPath  # relative to a responsible party / responsibility
+    contact_info: etree.XPath  # relative to a party
+    phones: etree.XPath  # relative to a CI_Contact
+    address: etree.XPath
+    contact_url: etree.XPath
+    emails: etree.XPath  # relative to a CI_Address
+    delivery_points: etree.XPath
+    city: etree.XPath
+    area: etree.XPath
+    postcode: etree.XPath
+    country: etree.XPath
+    linkage: etree.XPath  # relative to a CI_OnlineResource
+    protocol: etree.XPath
+    function: etree.XPath
+    name: etree.XPath
+    description: etree.XPath
+    format_name: etree.XPath  # relative to an MD_Format
+    format_version: etree.XPath
+    use_limitations: etree.XPath  # relative to a constraints block
+    access_codes: etree.XPath
+    use_codes: etree.XPath
+    other_constraints: etree.XPath
+
+
+def compile_paths(table: dict[str, str], namespaces: dict[str, str]) -> IsoPaths:
+    """``IsoPaths`` from a table of XPath expressions keyed by field name."""
+    return IsoPaths(**{name: _xp(path, namespaces) for name, path in table.items()})
+
+
 _EXTENTS = "gmd:identificationInfo/*/*[self::gmd:extent or self::srv:extent]/gmd:EX_Extent"
-_BBOXES = _xp(f"{_EXTENTS}/gmd:geographicElement/gmd:EX_GeographicBoundingBox")
-_PLACES = _xp(f"{_EXTENTS}/gmd:geographicElement/gmd:EX_GeographicDescription/gmd:geographicIdentifier/*")
-_TEMPORALS = _xp(f"{_EXTENTS}/gmd:temporalElement/*/gmd:extent/*")
-_METADATA_CONTACTS = _xp("gmd:contact/gmd:CI_ResponsibleParty")
 _DISTRIBUTION = "gmd:distributionInfo/gmd:MD_Distribution"
-_DISTRIBUTOR_CONTACTS = _xp(
-    f"{_DISTRIBUTION}/gmd:distributor/*/gmd:distributorContact/gmd:CI_ResponsibleParty"
-)
-_ONLINE = _xp(
-    f"{_DISTRIBUTION}/gmd:transferOptions/*/gmd:onLine/gmd:CI_OnlineResource"
-    f" | {_DISTRIBUTION}/gmd:distributor/*/gmd:distributorTransferOptions/*/gmd:onLine/gmd:CI_OnlineResource"
-)
-_CONNECT_POINTS = _xp(
-    "gmd:identificationInfo/srv:SV_ServiceIdentification/srv:containsOperations/*/srv:connectPoint/*"
-)
-_FORMATS = _xp(
-    f"{_DISTRIBUTION}/gmd:distributionFormat/gmd:MD_Format"
-    f" | {_DISTRIBUTION}/gmd:distributor/*/gmd:distributorFormat/gmd:MD_Format"
-    " | gmd:identificationInfo/*/gmd:resourceFormat/gmd:MD_Format"
-)
-_LINEAGES = _xp("gmd:dataQualityInfo/*/gmd:lineage/*/gmd:statement")
-_ACQUISITION = "*[local-name()='acquisitionInformation']/*"
-_PLATFORMS = _xp(f"{_ACQUISITION}/*[local-name()='platform']/*")
-_INSTRUMENTS = _xp(
-    f"{_ACQUISITION}/*[local-name()='instrument']/*"
-    f" | {_ACQUISITION}/*[local-name()='platform']/*/*[local-name()='instrument']/*"
-)
-_EQUIPMENT_CODES = _xp("*[local-name()='identifier']//*[local-name()='code']")  # relative to a platform
-_EQUIPMENT_IDENTIFIER = _xp("*[local-name()='identifier']")
-_EQUIPMENT_DESCRIPTION = _xp("*[local-name()='description']")
-
-# relative to the identification element (MD_DataIdentification, SV_ServiceIdentification)
 _CITATION = "gmd:citation/gmd:CI_Citation"
-_TITLE = _xp(f"{_CITATION}/gmd:title")
-_CITATION_DATES = _xp(f"{_CITATION}/gmd:date/gmd:CI_Date")
-_RESOURCE_IDS = _xp(f"{_CITATION}/gmd:identifier/*")
-_CITED_PARTIES = _xp(f"{_CITATION}/gmd:citedResponsibleParty/gmd:CI_ResponsibleParty")
-_ABSTRACT = _xp("gmd:abstract")
-_RESOURCE_LANGUAGE = _xp("gmd:language")
-_POINTS_OF_CONTACT = _xp("gmd:pointOfContact/gmd:CI_ResponsibleParty")
-_KEYWORD_BLOCKS = _xp("gmd:descriptiveKeywords/gmd:MD_Keywords")
-_TOPICS = _xp("gmd:topicCategory/gmd:MD_TopicCategoryCode")
-_THUMBNAILS = _xp("gmd:graphicOverview/gmd:MD_BrowseGraphic/gmd:fileName")
-_CONSTRAINT_BLOCKS = _xp("gmd:resourceConstraints/*")
+_PATHS = compile_paths(
+    {
+        "metadata_id": "gmd:fileIdentifier",
+        "metadata_language": "gmd:language",
+        "locales": "gmd:locale/gmd:PT_Locale",
+        "locale_code": "gmd:languageCode/*",
+        "scopes": "gmd:hierarchyLevel/*",
+        "metadata_dates": "gmd:dateStamp/*",
+        "parent": "gmd:parentIdentifier",
+        "dataset_uri": "gmd:dataSetURI",
+        "identifications": "gmd:identificationInfo/*",
+        "bboxes": f"{_EXTENTS}/gmd:geographicElement/gmd:EX_GeographicBoundingBox",
+        "places": f"{_EXTENTS}/gmd:geographicElement/gmd:EX_GeographicDescription/gmd:geographicIdentifier/*",
+        "temporals": f"{_EXTENTS}/gmd:temporalElement/*/gmd:extent/*",
+        "metadata_contacts": "gmd:contact/gmd:CI_ResponsibleParty",
+        "distributor_contacts": (
+            f"{_DISTRIBUTION}/gmd:distributor/*/gmd:distributorContact/gmd:CI_ResponsibleParty"
+        ),
+        "online": (
+            f"{_DISTRIBUTION}/gmd:transferOptions/*/gmd:onLine/gmd:CI_OnlineResource | {_DISTRIBUTION}"
+            "/gmd:distributor/*/gmd:distributorTransferOptions/*/gmd:onLine/gmd:CI_OnlineResource"
+        ),
+        "connect_points": (
+            "gmd:identificationInfo/srv:SV_ServiceIdentification/srv:containsOperations/*/srv:connectPoint/*"
+        ),
+        "formats": (
+            f"{_DISTRIBUTION}/gmd:distributionFormat/gmd:MD_Format"
+            f" | {_DISTRIBUTION}/gmd:distributor/*/gmd:distributorFormat/gmd:MD_Format"
+            " | gmd:identificationInfo/*/gmd:resourceFormat/gmd:MD_Format"
+        ),
+        "lineages": "gmd:dataQualityInfo/*/gmd:lineage/*/gmd:statement",
+        "title": f"{_CITATION}/gmd:title",
+        "citation_dates": f"{_CITATION}/gmd:date/gmd:CI_Date",
+        "resource_ids": f"{_CITATION}/gmd:identifier/*",
+        "cited_parties": f"{_CITATION}/gmd:citedResponsibleParty/gmd:CI_ResponsibleParty",
+        "abstract": "gmd:abstract",
+        "resource_language": "gmd:language",
+        "points_of_contact": "gmd:pointOfContact/gmd:CI_ResponsibleParty",
+        "keyword_blocks": "gmd:descriptiveKeywords/gmd:MD_Keywords",
+        "topics": "gmd:topicCategory/gmd:MD_TopicCategoryCode",
+        "thumbnails": "gmd:graphicOverview/gmd:MD_BrowseGraphic/gmd:fileName",
+        "constraint_blocks": "gmd:resourceConstraints/*",
+        "date_value": "gmd:date/*",
+        "date_type": "gmd:dateType/*",
+        "id_code": "gmd:code",
+        "id_codespace": "gmd:codeSpace",
+        "id_authority": "gmd:authority/gmd:CI_Citation/gmd:title",
+        "keywords": "gmd:keyword",
+        "keyword_type": "gmd:type/*",
+        "thesaurus_title": "gmd:thesaurusName/gmd:CI_Citation/gmd:title",
+        "thesaurus_id": "gmd:thesaurusName/gmd:CI_Citation/gmd:identifier/*/gmd:code",
+        "bbox_type": "gmd:extentTypeCode/*",
+        "west": "gmd:westBoundLongitude/*",
+        "south": "gmd:southBoundLatitude/*",
+        "east": "gmd:eastBoundLongitude/*",
+        "north": "gmd:northBoundLatitude/*",
+        "party_individual": "gmd:individualName",
+        "party_organisation": "gmd:organisationName",
+        "party_position": "gmd:positionName",
+        "party_role": "gmd:role/*",
+        "contact_info": "gmd:contactInfo/gmd:CI_Contact",
+        "phones": "gmd:phone/gmd:CI_Telephone/gmd:voice",
+        "address": "gmd:address/gmd:CI_Address",
+        "contact_url": "gmd:onlineResource/gmd:CI_OnlineResource/gmd:linkage/*",
+        "emails": "gmd:electronicMailAddress",
+        "delivery_points": "gmd:deliveryPoint",
+        "city": "gmd:city",
+        "area": "gmd:administrativeArea",
+        "postcode": "gmd:postalCode",
+        "country": "gmd:country",
+        "linkage": "gmd:linkage/*",
+        "protocol": "gmd:protocol",
+        "function": "gmd:function/*",
+        "name": "gmd:name",
+        "description": "gmd:description",
+        "format_name": "gmd:name",
+        "format_version": "gmd:version",
+        "use_limitations": "gmd:useLimitation",
+        "access_codes": "gmd:accessConstraints/*",
+        "use_codes": "gmd:useConstraints/*",
+        "other_constraints": "gmd:otherConstraints",
+    },
+    NS,
+)
 
-# relative to smaller elements
-_TRANSLATIONS = _xp("gmd:PT_FreeText/gmd:textGroup/gmd:LocalisedCharacterString")
-_ANCHOR = _xp("gmx:Anchor")
-_DATE_VALUE = _xp("gmd:date/*")
-_DATE_TYPE = _xp("gmd:dateType/*")
-_ID_CODE = _xp("gmd:code")
-_ID_CODESPACE = _xp("gmd:codeSpace")
-_ID_AUTHORITY = _xp("gmd:authority/gmd:CI_Citation/gmd:title")
-_KEYWORDS = _xp("gmd:keyword")
-_KEYWORD_TYPE = _xp("gmd:type/*")
-_THESAURUS_TITLE = _xp("gmd:thesaurusName/gmd:CI_Citation/gmd:title")
-_THESAURUS_ID = _xp("gmd:thesaurusName/gmd:CI_Citation/gmd:identifier/*/gmd:code")
-_BBOX_TYPE = _xp("gmd:extentTypeCode/*")
-_BOUNDS = tuple(
-    (name, _xp(f"gmd:{name}/*"))
-    for name in ("westBoundLongitude", "southBoundLatitude", "eastBoundLongitude", "northBoundLatitude")
+# --- paths both encodings share -------------------------------------------------------------------------
+_TRANSLATIONS = _xp(
+    "gmd:PT_FreeText/gmd:textGroup/gmd:LocalisedCharacterString"
+    " | lan:PT_FreeText/lan:textGroup/lan:LocalisedCharacterString"
 )
 _BEGIN = _xp(
     "gml:beginPosition | gml32:beginPosition"
@@ -156,42 +272,18 @@ _END = _xp(
     " | gml:end/gml:TimeInstant/gml:timePosition | gml32:end/gml32:TimeInstant/gml32:timePosition"
 )
 _INSTANT = _xp("gml:timePosition | gml32:timePosition")
-_PARTY_INDIVIDUAL = _xp("gmd:individualName")
-_PARTY_ORGANISATION = _xp("gmd:organisationName")
-_PARTY_POSITION = _xp("gmd:positionName")
-_PARTY_ROLE = _xp("gmd:role/*")
-_CONTACT_INFO = _xp("gmd:contactInfo/gmd:CI_Contact")
-_PHONES = _xp("gmd:phone/gmd:CI_Telephone/gmd:voice")
-_ADDRESS = _xp("gmd:address/gmd:CI_Address")
-_EMAILS = _xp("gmd:electronicMailAddress")
-_DELIVERY_POINTS = _xp("gmd:deliveryPoint")
-_CITY = _xp("gmd:city")
-_AREA = _xp("gmd:administrativeArea")
-_POSTCODE = _xp("gmd:postalCode")
-_COUNTRY = _xp("gmd:country")
-_CONTACT_URL = _xp("gmd:onlineResource/gmd:CI_OnlineResource/gmd:linkage/*")
-_LINKAGE = _xp("gmd:linkage/*")
-_PROTOCOL = _xp("gmd:protocol")
-_FUNCTION = _xp("gmd:function/*")
-_NAME = _xp("gmd:name")
-_DESCRIPTION = _xp("gmd:description")
-_VERSION = _xp("gmd:version")
-_USE_LIMITATIONS = _xp("gmd:useLimitation")
-_ACCESS_CODES = _xp("gmd:accessConstraints/*")
-_USE_CODES = _xp("gmd:useConstraints/*")
-_OTHER_CONSTRAINTS = _xp("gmd:otherConstraints")
+# ISO 19115-2 (gmi) and ISO 19115-3 (mac) acquisition information, by local name.
+_ACQUISITION = "*[local-name()='acquisitionInformation']/*"
+_PLATFORMS = _xp(f"{_ACQUISITION}/*[local-name()='platform']/*")
+_INSTRUMENTS = _xp(
+    f"{_ACQUISITION}/*[local-name()='instrument']/*"
+    f" | {_ACQUISITION}/*[local-name()='platform']/*/*[local-name()='instrument']/*"
+)
+_EQUIPMENT_CODES = _xp("*[local-name()='identifier']//*[local-name()='code']")  # relative to a platform
+_EQUIPMENT_IDENTIFIER = _xp("*[local-name()='identifier']")
+_EQUIPMENT_DESCRIPTION = _xp("*[local-name()='description']")
 
 # --- vocabularies ---------------------------------------------------------------------------------------
-# ISO 19115 MD_ScopeCode (2003 list and the 19115-1 additions).
-_SCOPES = frozenset(
-    {
-        "attribute", "attributeType", "collectionHardware", "collectionSession", "dataset", "series",
-        "nonGeographicDataset", "dimensionGroup", "feature", "featureType", "propertyType", "fieldSession",
-        "software", "service", "model", "tile", "initiative", "stereomate", "sensor", "platformSeries",
-        "sensorSeries", "productionSeries", "transferAggregate", "otherAggregate", "collection", "document",
-        "repository", "aggregate", "product", "application", "metadata",
-    }
-)  # fmt: skip
 # CI_DateTypeCode -> Record field; the 19115-1 names say the same as the 19139 ones.
 _CITATION_DATE_FIELDS = {
     "creation": "created",
@@ -213,39 +305,49 @@ _PLACEHOLDER = re.compile(r"\$?\{+[^{}]*\}+")
 _OPEN_POSITIONS = {"": None, "none": None, "null": None, "nil": None, "unknown": "unknown", "now": "now"}
 
 
-# --- small readers -----------------------------------------------------------------------------------------
-def _main_text(prop: Any, clean: Callable[[str | None], str | None]) -> str | None:
+# --- small readers (either encoding) ---------------------------------------------------------------------
+def _main_text(prop: Any, clean: Callable[[str | None], str | None]) -> tuple[str | None, bool]:
     """The value in the main language: the first non-empty child that is not ``PT_FreeText``
-    (``gco:CharacterString``, ``gmx:Anchor``, ``gco:Date``, ``gmd:URL``, even ``gco:characterString``)."""
+    (``gco:CharacterString``, ``gmx:Anchor``, ``gco:Date``, ``gmd:URL``, even ``gco:characterString``),
+    and whether there is a ``PT_FreeText``: most properties have none, and the translations XPath is
+    then not worth running."""
+    main = None
+    has_translations = False
     for child in prop.iterchildren(tag=etree.Element):
-        if child.tag != _PT_FREETEXT and (value := clean(child.text)):
-            return value
-    return None
+        if child.tag in _PT_FREETEXT:
+            has_translations = True
+        elif main is None:
+            main = clean(child.text)
+    return main, has_translations
 
 
-def _text(prop: Any) -> str | None:
+def text_of(prop: Any) -> str | None:
     """The value of an ISO property element, one line: its main-language child, else the element's
     own text (non-conformant writers put ``<gmi:identifier>Sentinel-2B</gmi:identifier>``), else the
     first ``PT_FreeText`` translation."""
     if prop is None:
         return None
-    value = _main_text(prop, one_line) or one_line(prop.text)
-    if value:
+    main, has_translations = _main_text(prop, one_line)
+    value = main or one_line(prop.text)
+    if value or not has_translations:
         return value
     return next((value for element in _TRANSLATIONS(prop) if (value := one_line(element.text))), None)
 
 
-def _texts(props: list[Any]) -> list[str]:
-    return unique(value for prop in props if (value := _text(prop)))
+def texts_of(props: list[Any]) -> list[str]:
+    return unique(value for prop in props if (value := text_of(prop)))
 
 
-def _href(prop: Any) -> str | None:
+def href_of(prop: Any) -> str | None:
     """The ``xlink:href`` of the property's ``gmx:Anchor``: the URI the source gives for the value."""
-    anchor = first(_ANCHOR(prop)) if prop is not None else None
-    return one_line(anchor.get(_HREF)) if anchor is not None else None
+    if prop is not None:
+        for child in prop:  # a loop over the few children is faster than an XPath call
+            if child.tag in _ANCHOR:
+                return one_line(child.get(_HREF))
+    return None
 
 
-def _code(element: Any) -> str | None:
+def code_of(element: Any) -> str | None:
     """The value of a code-list element (``codeListValue``, else its text).
 
     The text wins when the attribute is unusable: WMO puts a register URL there, the Canadian NAP a
@@ -259,14 +361,14 @@ def _code(element: Any) -> str | None:
     return value or None
 
 
-def _language(prop: Any) -> str | None:
+def language_of(prop: Any) -> str | None:
     """A language property: ``gmd:LanguageCode`` or ``gco:CharacterString`` -> ISO 639-1."""
     if prop is None:
         return None
     child = next(prop.iterchildren(tag=etree.Element), None)
-    if child is not None and child.tag == _LANGUAGE_CODE:
-        return normalise_language(_code(child))
-    return normalise_language(_text(prop))
+    if child is not None and child.tag in _LANGUAGE_CODE:
+        return normalise_language(code_of(child))
+    return normalise_language(text_of(prop))
 
 
 def _metadata_element(root: Any) -> Any:
@@ -282,22 +384,31 @@ def _metadata_element(root: Any) -> Any:
     return found
 
 
-class _Reader:
-    """Reads one ``MD_Metadata``; holds what the parts share: locales, main language, warnings.
+class IsoReader:
+    """Reads one ``MD_Metadata`` through an ``IsoPaths`` table; holds what the parts share: locales,
+    main language, warnings.
 
     The first ``identificationInfo`` describes the resource (ncISO adds service identifications after
-    the data identification); extents and service endpoints are read from all of them.
+    the data identification); extents and service endpoints are read from all of them. The class
+    attributes name elements in messages, as the source's administrator reads them in the record.
     """
 
-    def __init__(self, md: Any):
+    METADATA_ID = "gmd:fileIdentifier"
+    SCOPE = "gmd:hierarchyLevel"
+    TITLE = "gmd:citation/gmd:title"
+    EXTENT = "gmd"  # prefix of the extent elements
+    CITATION = "gmd"  # prefix of the citation and party elements
+
+    def __init__(self, md: Any, paths: IsoPaths):
         self.md = md
+        self.p = paths
         self.warnings: list[str] = []
-        self.metadata_language = _language(first(_MD_LANGUAGE(md)))
+        self.metadata_language = language_of(first(paths.metadata_language(md)))
         self.locales = {
-            locale.get("id"): normalise_language(_code(first(_LOCALE_CODE(locale))))
-            for locale in _LOCALES(md)
+            locale.get("id"): normalise_language(code_of(first(paths.locale_code(locale))))
+            for locale in paths.locales(md)
         }
-        self.ident = first(_IDENTIFICATIONS(md))
+        self.ident = first(paths.identifications(md))
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -305,6 +416,49 @@ class _Reader:
 
     def in_ident(self, path: etree.XPath) -> list[Any]:
         return path(self.ident) if self.ident is not None else []
+
+    # --- the record ---
+    def record(self, raw: RawRecord, *, pole: str | None, native_format: str) -> Record:
+        native_id = self.native_id(raw)
+        title = self.localised(first(self.in_ident(self.p.title)))
+        if title is None:
+            raise Rejected("no-title", f"record {native_id!r} has no resource title ({self.TITLE})")
+        links = self.links()
+        dates = self.citation_dates()
+        return Record(
+            id=record_id(raw.source_id, native_id),
+            native_id=native_id,
+            source_id=raw.source_id,
+            pole=pole,
+            resource_type=self.resource_type(),
+            title=title,
+            abstract=self.localised(first(self.in_ident(self.p.abstract)), multiline=True),
+            language=language_of(first(self.in_ident(self.p.resource_language))),
+            metadata_language=self.metadata_language,
+            identifiers=self.identifiers(native_id, links),
+            parent_id=self.parent_id(),
+            keywords=self.keywords(),
+            topic_categories=unique(filter(None, map(text_of, self.in_ident(self.p.topics)))),
+            bboxes=self.bboxes(),
+            places=self.places(),
+            temporal=self.temporal(),
+            created=dates.get("created"),
+            published=dates.get("published"),
+            revised=dates.get("revised"),
+            metadata_date=self.metadata_date(),
+            contacts=self.contacts(),
+            constraints=self.constraints(),
+            links=links,
+            formats=self.formats(),
+            thumbnails=texts_of(self.in_ident(self.p.thumbnails)),
+            lineage=self.lineage(),
+            platforms=self.equipment(_PLATFORMS),
+            instruments=self.equipment(_INSTRUMENTS),
+            provenance=Provenance(
+                source_id=raw.source_id, native_format=native_format, datestamp=raw.datestamp
+            ),
+            warnings=self.warnings,
+        )
 
     # --- text in several languages ---
     def locale_language(self, reference: str | None) -> str:
@@ -321,9 +475,9 @@ class _Reader:
         if prop is None:
             return None
         clean = paragraphs if multiline else one_line
-        main = _main_text(prop, clean)
+        main, has_translations = _main_text(prop, clean)
         translations: dict[str, str] = {}
-        for element in _TRANSLATIONS(prop):
+        for element in _TRANSLATIONS(prop) if has_translations else ():
             if value := clean(element.text):
                 translations.setdefault(self.locale_language(element.get("locale")), value)
         lang = self.metadata_language
@@ -339,17 +493,17 @@ class _Reader:
     # --- identity ---
     def native_id(self, raw: RawRecord) -> str:
         """``fileIdentifier``, else the first resource identifier, else what the protocol knew."""
-        native = _text(first(_FILE_ID(self.md)))
+        native = text_of(first(self.p.metadata_id(self.md)))
         if native and _PLACEHOLDER.fullmatch(native):
-            self.warn(f"gmd:fileIdentifier: template placeholder {native!r} ignored")
+            self.warn(f"{self.METADATA_ID}: template placeholder {native!r} ignored")
             native = None
         if not native:
-            codes = (_ID_CODE(identifier) for identifier in self.in_ident(_RESOURCE_IDS))
-            native = next((value for code in codes if (value := _text(first(code)))), None)
+            codes = (self.p.id_code(identifier) for identifier in self.in_ident(self.p.resource_ids))
+            native = next((value for code in codes if (value := text_of(first(code)))), None)
         native = native or (raw.native_id or "").strip()
         if not native:
             raise Rejected(
-                "no-identifier", "no gmd:fileIdentifier, no resource identifier and no id from the protocol"
+                "no-identifier", f"no {self.METADATA_ID}, no resource identifier and no id from the protocol"
             )
         return native
 
@@ -358,11 +512,13 @@ class _Reader:
         code or anchor, dataSetURI, a doi.org online resource); one entry per DOI."""
         found: list[Identifier] = []
         add_identifier(found, doi_identifier(native_id))
-        for identifier in self.in_ident(_RESOURCE_IDS):
-            code_prop = first(_ID_CODE(identifier))
-            scheme = _text(first(_ID_CODESPACE(identifier))) or _text(first(_ID_AUTHORITY(identifier)))
-            add_identifier(found, to_identifier(_text(code_prop), _href(code_prop), scheme))
-        for uri in _texts(_DATASET_URI(self.md)):
+        for identifier in self.in_ident(self.p.resource_ids):
+            code_prop = first(self.p.id_code(identifier))
+            scheme = text_of(first(self.p.id_codespace(identifier))) or text_of(
+                first(self.p.id_authority(identifier))
+            )
+            add_identifier(found, to_identifier(text_of(code_prop), href_of(code_prop), scheme))
+        for uri in texts_of(self.p.dataset_uri(self.md)):
             add_identifier(found, to_identifier(uri, None, None))
         for link in links:
             add_identifier(found, doi_identifier(link.url))
@@ -370,32 +526,33 @@ class _Reader:
 
     # --- classification ---
     def resource_type(self) -> str:
-        """The first valid ``hierarchyLevel``; else service for a service identification, else dataset."""
-        for element in _HIERARCHY(self.md):
-            scope = _code(element)
-            if scope in _SCOPES:
+        """The first valid scope (``hierarchyLevel``); else service for a service identification, else
+        dataset."""
+        for element in self.p.scopes(self.md):
+            scope = code_of(element)
+            if scope in SCOPE_CODES:
                 return scope
             if scope:
-                self.warn(f"gmd:hierarchyLevel: unknown scope code {scope!r}")
-        is_service = self.ident is not None and self.ident.tag == _SERVICE_IDENTIFICATION
+                self.warn(f"{self.SCOPE}: unknown scope code {scope!r}")
+        is_service = self.ident is not None and local_name(self.ident) == "SV_ServiceIdentification"
         return "service" if is_service else "dataset"
 
     def keywords(self) -> list[Keyword]:
         """One ``Keyword`` per ``gmd:keyword``, carrying its block's type and thesaurus."""
         found: list[Keyword] = []
-        for block in self.in_ident(_KEYWORD_BLOCKS):
-            kind = _code(first(_KEYWORD_TYPE(block)))
-            title_prop = first(_THESAURUS_TITLE(block))
-            id_prop = first(_THESAURUS_ID(block))
-            thesaurus = _text(title_prop)
-            thesaurus_uri = _href(title_prop) or _href(id_prop) or _text(id_prop)
-            for prop in _KEYWORDS(block):
+        for block in self.in_ident(self.p.keyword_blocks):
+            kind = code_of(first(self.p.keyword_type(block)))
+            title_prop = first(self.p.thesaurus_title(block))
+            id_prop = first(self.p.thesaurus_id(block))
+            thesaurus = text_of(title_prop)
+            thesaurus_uri = href_of(title_prop) or href_of(id_prop) or text_of(id_prop)
+            for prop in self.p.keywords(block):
                 label = self.localised(prop)
                 if label is None:
                     continue
                 keyword = Keyword(
                     label=label.text,
-                    uri=_href(prop),
+                    uri=href_of(prop),
                     lang=label.lang,
                     type=kind,
                     thesaurus=thesaurus,
@@ -408,7 +565,7 @@ class _Reader:
 
     # --- extents ---
     def bboxes(self) -> list[BBox]:
-        return unique(box for element in _BBOXES(self.md) if (box := self.bbox(element)) is not None)
+        return unique(box for element in self.p.bboxes(self.md) if (box := self.bbox(element)) is not None)
 
     def bbox(self, element: Any) -> BBox | None:
         """A WGS 84 box, or ``None`` (with a warning) when a bound is missing, not a number or out of
@@ -418,41 +575,50 @@ class _Reader:
         writers set it by mistake on the only box of a record (pygeometa, BonaRes), and dropping it
         would make the record unfindable on a map.
         """
-        if (_text(first(_BBOX_TYPE(element))) or "").lower() in ("false", "0"):
-            self.warn("gmd:EX_GeographicBoundingBox: extentTypeCode false (exclusion) ignored; box indexed")
+        prefix = self.EXTENT
+        if (text_of(first(self.p.bbox_type(element))) or "").lower() in ("false", "0"):
+            self.warn(
+                f"{prefix}:EX_GeographicBoundingBox: extentTypeCode false (exclusion) ignored; box indexed"
+            )
         values: list[float] = []
-        for name, path in _BOUNDS:
-            text = _text(first(path(element)))
+        bounds = (
+            ("westBoundLongitude", self.p.west),
+            ("southBoundLatitude", self.p.south),
+            ("eastBoundLongitude", self.p.east),
+            ("northBoundLatitude", self.p.north),
+        )
+        for name, path in bounds:
+            text = text_of(first(path(element)))
             try:
                 value = float((text or "").replace(",", "."))
             except ValueError:
                 problem = f"{text!r} is not a number" if text else "missing"
-                self.warn(f"gmd:{name}: {problem}; bounding box skipped")
+                self.warn(f"{prefix}:{name}: {problem}; bounding box skipped")
                 return None
             limit = 90.0 if name.endswith("Latitude") else 180.0
             if not math.isfinite(value) or abs(value) > limit:
-                self.warn(f"gmd:{name}: {text} is out of range; bounding box skipped")
+                self.warn(f"{prefix}:{name}: {text} is out of range; bounding box skipped")
                 return None
             values.append(value)
         west, south, east, north = values
         if south > north:
-            self.warn(f"gmd:EX_GeographicBoundingBox: south {south} is above north {north}; box skipped")
+            self.warn(f"{prefix}:EX_GeographicBoundingBox: south {south} is above north {north}; box skipped")
             return None
         return BBox(west, south, east, north)
 
     def places(self) -> list[str]:
-        return _texts([first(_ID_CODE(identifier)) for identifier in _PLACES(self.md)])
+        return texts_of([first(self.p.id_code(identifier)) for identifier in self.p.places(self.md)])
 
     def temporal(self) -> list[TemporalExtent]:
         extents = []
-        for element in _TEMPORALS(self.md):
+        for element in self.p.temporals(self.md):
             kind = element.tag.rpartition("}")[2]
             if kind == "TimePeriod":
                 extents.append(self.period(element))
             elif kind == "TimeInstant":
                 extents.append(self.instant(element))
             else:
-                self.warn(f"gmd:EX_TemporalExtent: {kind} is not read")
+                self.warn(f"{self.EXTENT}:EX_TemporalExtent: {kind} is not read")
         return unique(extent for extent in extents if extent != TemporalExtent())
 
     def period(self, element: Any) -> TemporalExtent:
@@ -491,19 +657,19 @@ class _Reader:
     def citation_dates(self) -> dict[str, str]:
         """created/published/revised from the resource citation (the first readable date of each type)."""
         dates: dict[str, str] = {}
-        for element in self.in_ident(_CITATION_DATES):
-            field = _CITATION_DATE_FIELDS.get(_code(first(_DATE_TYPE(element))) or "")
-            text = _text(first(_DATE_VALUE(element)))
+        for element in self.in_ident(self.p.citation_dates):
+            field = _CITATION_DATE_FIELDS.get(code_of(first(self.p.date_type(element))) or "")
+            text = text_of(first(self.p.date_value(element)))
             if field is None or text is None or field in dates:
                 continue
             if value := normalise_date(text):
                 dates[field] = value
             else:
-                self.warn(f"gmd:CI_Date ({field}): unreadable date {text!r}")
+                self.warn(f"{self.CITATION}:CI_Date ({field}): unreadable date {text!r}")
         return dates
 
     def metadata_date(self) -> str | None:
-        text = _text(first(_DATESTAMP(self.md)))
+        text = text_of(first(self.p.metadata_dates(self.md)))
         value = normalise_date(text)
         if text and value is None:
             self.warn(f"gmd:dateStamp: unreadable date {text!r}")
@@ -513,117 +679,135 @@ class _Reader:
     def contacts(self) -> list[Contact]:
         """Cited parties and points of contact of the resource, distributors, then metadata contacts."""
         parties = [
-            *self.in_ident(_CITED_PARTIES),
-            *self.in_ident(_POINTS_OF_CONTACT),
-            *_DISTRIBUTOR_CONTACTS(self.md),
-            *_METADATA_CONTACTS(self.md),
+            *self.in_ident(self.p.cited_parties),
+            *self.in_ident(self.p.points_of_contact),
+            *self.p.distributor_contacts(self.md),
+            *self.p.metadata_contacts(self.md),
         ]
-        return unique(contact for party in parties if (contact := self.contact(party)) is not None)
+        return unique(contact for party in parties for contact in self.party_contacts(party))
 
-    def contact(self, party: Any) -> Contact | None:
-        """A ``CI_ResponsibleParty``; ``None`` when it names nobody and gives no way to reach anyone."""
-        organisation = self.localised(first(_PARTY_ORGANISATION(party)))
-        role = _code(first(_PARTY_ROLE(party)))
+    def party_contacts(self, party: Any) -> list[Contact]:
+        """The contact of a ``CI_ResponsibleParty``: one, or none when it names nobody and gives no way
+        to reach anyone."""
+        organisation = self.localised(first(self.p.party_organisation(party)))
+        contact = self.contact(
+            self.role(party),
+            name=text_of(first(self.p.party_individual(party))),
+            organisation=organisation.text if organisation else None,
+            position=text_of(first(self.p.party_position(party))),
+            info=first(self.p.contact_info(party)),
+        )
+        return [contact] if contact is not None else []
+
+    def role(self, party: Any) -> str | None:
+        role = code_of(first(self.p.party_role(party)))
         if role and "{" in role:
-            self.warn(f"gmd:role: template placeholder {role!r} ignored")
-            role = None
-        info = first(_CONTACT_INFO(party))
-        address = first(_ADDRESS(info)) if info is not None else None
+            self.warn(f"{self.CITATION}:role: template placeholder {role!r} ignored")
+            return None
+        return role
+
+    def contact(
+        self, role: str | None, *, name: str | None, organisation: str | None, position: str | None, info: Any
+    ) -> Contact | None:
+        """A contact reached through the ``CI_Contact`` ``info``; ``None`` when it names nobody and gives
+        no way to reach anyone."""
+        address = first(self.p.address(info)) if info is not None else None
         contact = Contact(
             role=role,
-            name=_text(first(_PARTY_INDIVIDUAL(party))),
-            organisation=organisation.text if organisation else None,
-            position=_text(first(_PARTY_POSITION(party))),
-            emails=_texts(_EMAILS(address)) if address is not None else [],
-            phones=_texts(_PHONES(info)) if info is not None else [],
-            url=_text(first(_CONTACT_URL(info))) if info is not None else None,
-            address=_postal_address(address) if address is not None else None,
-            country=_text(first(_COUNTRY(address))) if address is not None else None,
+            name=name,
+            organisation=organisation,
+            position=position,
+            emails=texts_of(self.p.emails(address)) if address is not None else [],
+            phones=texts_of(self.p.phones(info)) if info is not None else [],
+            url=text_of(first(self.p.contact_url(info))) if info is not None else None,
+            address=self.postal_address(address) if address is not None else None,
+            country=text_of(first(self.p.country(address))) if address is not None else None,
         )
         reachable = contact.emails or contact.phones or contact.url
         return contact if reachable or contact.name or contact.organisation or contact.position else None
 
+    def postal_address(self, address: Any) -> str | None:
+        return postal_address(
+            texts_of(self.p.delivery_points(address)),
+            text_of(first(self.p.postcode(address))),
+            text_of(first(self.p.city(address))),
+            text_of(first(self.p.area(address))),
+        )
+
     # --- rights ---
     def constraints(self) -> Constraints | None:
-        """Licence, access and use constraints of the resource.
+        """Licence, access and use constraints of the resource (the licence chosen by ``Rights``).
 
-        The licence is the first constraint text that names one (Creative Commons, Etalab/Licence
-        Ouverte, ODbL, Open Government Licence, or a URL about a licence), preferring one that comes with
-        a URL; other licence-like texts stay in the list they were found in.
+        Restriction codes are kept as they are; ``otherConstraints`` that are INSPIRE
+        LimitationsOnPublicAccess anchors are access constraints, other texts go to ``other``.
         """
-        access: list[str] = []
-        use_limitations: list[str] = []
-        other: list[str] = []
-        candidates: list[tuple[str, str | None, list[str]]] = []
-        for block in self.in_ident(_CONSTRAINT_BLOCKS):
-            for prop in _USE_LIMITATIONS(block):
-                self.constraint_text(prop, use_limitations, candidates)
-            access.extend(
-                code for code in map(_code, _ACCESS_CODES(block)) if code and code not in _POINTER_CODES
+        rights = Rights()
+        for block in self.in_ident(self.p.constraint_blocks):
+            for prop in self.p.use_limitations(block):
+                self.add_right(rights, prop, "use_limitations")
+            rights.lists["access"].extend(
+                code
+                for code in map(code_of, self.p.access_codes(block))
+                if code and code not in _POINTER_CODES
             )
-            other.extend(
-                code for code in map(_code, _USE_CODES(block)) if code and code not in _POINTER_CODES
+            rights.lists["other"].extend(
+                code for code in map(code_of, self.p.use_codes(block)) if code and code not in _POINTER_CODES
             )
-            for prop in _OTHER_CONSTRAINTS(block):
-                public_access = "LimitationsOnPublicAccess" in (_href(prop) or "")
-                self.constraint_text(prop, access if public_access else other, candidates)
-        licence = next((c for c in candidates if c[1]), first(candidates))
-        for candidate in candidates:
-            if candidate is not licence:
-                candidate[2].append(candidate[0])
-        constraints = Constraints(
-            licence=licence[0] if licence else None,
-            licence_url=licence[1] if licence else None,
-            access=unique(access),
-            use_limitations=unique(use_limitations),
-            other=unique(other),
-        )
-        return None if constraints == Constraints() else constraints
+            for prop in self.p.other_constraints(block):
+                public_access = "LimitationsOnPublicAccess" in (href_of(prop) or "")
+                self.add_right(rights, prop, "access" if public_access else "other")
+            self.licence_references(block, rights)
+        return rights.constraints()
 
-    def constraint_text(
-        self, prop: Any, home: list[str], candidates: list[tuple[str, str | None, list[str]]]
-    ) -> None:
-        """File a constraint text under ``home``, or among the licence candidates when it names one."""
+    def add_right(self, rights: Rights, prop: Any, home: RightsList) -> None:
         text = self.localised(prop, multiline=True)
-        href = _href(prop)
-        label = text.text if text else href
-        if not label:
-            return
-        url = href or first(URL_IN_TEXT.findall(label))
-        if is_licence(label, url):
-            candidates.append((label, url, home))
-        else:
-            home.append(label)
+        rights.add(text.text if text else None, href_of(prop), home)
+
+    def licence_references(self, block: Any, rights: Rights) -> None:
+        """Citations of licence documents in a constraints block: ISO 19139 has none (ISO 19115-3 does)."""
 
     # --- distribution ---
     def links(self) -> list[Link]:
         """Distribution online resources, then service endpoints not already listed."""
-        links = unique(link for element in _ONLINE(self.md) if (link := _link(element)) is not None)
+        links = unique(link for element in self.p.online(self.md) if (link := self.link(element)) is not None)
         urls = {link.url for link in links}
-        for element in _CONNECT_POINTS(self.md):
-            link = _link(element)
+        for element in self.p.connect_points(self.md):
+            link = self.link(element)
             if link is not None and link.url not in urls:
                 urls.add(link.url)
                 links.append(link)
         return links
 
+    def link(self, element: Any) -> Link | None:
+        url = text_of(first(self.p.linkage(element)))
+        if not url:
+            return None
+        protocol_prop = first(self.p.protocol(element))
+        return Link(
+            url=url,
+            protocol=text_of(protocol_prop) or href_of(protocol_prop),
+            function=code_of(first(self.p.function(element))),
+            name=text_of(first(self.p.name(element))),
+            description=text_of(first(self.p.description(element))),
+        )
+
     def formats(self) -> list[Format]:
         found = []
-        for element in _FORMATS(self.md):
-            name = _text(first(_NAME(element)))
+        for element in self.p.formats(self.md):
+            name = text_of(first(self.p.format_name(element)))
             if name:
-                found.append(Format(name=name, version=_text(first(_VERSION(element)))))
+                found.append(Format(name=name, version=text_of(first(self.p.format_version(element)))))
         return unique(found)
 
     def lineage(self) -> str | None:
         statements = unique(
-            text.text for prop in _LINEAGES(self.md) if (text := self.localised(prop, multiline=True))
+            text.text for prop in self.p.lineages(self.md) if (text := self.localised(prop, multiline=True))
         )
         return "\n\n".join(statements) or None
 
     def parent_id(self) -> str | None:
-        prop = first(_PARENT(self.md))
-        return _text(prop) or _href(prop)
+        prop = first(self.p.parent(self.md))
+        return text_of(prop) or href_of(prop)
 
     # --- acquisition (ISO 19115-2) ---
     def equipment(self, path: etree.XPath) -> list[str]:
@@ -631,37 +815,10 @@ class _Reader:
         else (``Landsat 8`` beside ``LANDSAT_8`` is the same platform and is not repeated)."""
         names: list[str] = []
         for element in path(self.md):
-            codes = _texts(_EQUIPMENT_CODES(element)) or _texts(_EQUIPMENT_IDENTIFIER(element))
+            codes = texts_of(_EQUIPMENT_CODES(element)) or texts_of(_EQUIPMENT_IDENTIFIER(element))
             names.extend(codes)
-            names.extend(_texts(_EQUIPMENT_DESCRIPTION(element)))
-        folded: set[str] = set()
-        out = []
-        for name in names:
-            if fold(name) not in folded:
-                folded.add(fold(name))
-                out.append(name)
-        return out
-
-
-def _postal_address(address: Any) -> str | None:
-    """One line: delivery points, postcode and city, administrative area."""
-    town = " ".join(filter(None, (_text(first(_POSTCODE(address))), _text(first(_CITY(address))))))
-    parts = [*_texts(_DELIVERY_POINTS(address)), town, _text(first(_AREA(address)))]
-    return ", ".join(part for part in parts if part) or None
-
-
-def _link(element: Any) -> Link | None:
-    url = _text(first(_LINKAGE(element)))
-    if not url:
-        return None
-    protocol_prop = first(_PROTOCOL(element))
-    return Link(
-        url=url,
-        protocol=_text(protocol_prop) or _href(protocol_prop),
-        function=_code(first(_FUNCTION(element))),
-        name=_text(first(_NAME(element))),
-        description=_text(first(_DESCRIPTION(element))),
-    )
+            names.extend(texts_of(_EQUIPMENT_DESCRIPTION(element)))
+        return distinct_names(names)
 
 
 class ISO19139(Crosswalk):
@@ -671,42 +828,5 @@ class ISO19139(Crosswalk):
     name = "iso19139"
 
     def to_record(self, raw: RawRecord, *, pole: str | None = None) -> Record:
-        reader = _Reader(_metadata_element(xml_root(raw)))
-        native_id = reader.native_id(raw)
-        title = reader.localised(first(reader.in_ident(_TITLE)))
-        if title is None:
-            raise Rejected("no-title", f"record {native_id!r} has no resource title (gmd:citation/gmd:title)")
-        links = reader.links()
-        dates = reader.citation_dates()
-        return Record(
-            id=record_id(raw.source_id, native_id),
-            native_id=native_id,
-            source_id=raw.source_id,
-            pole=pole,
-            resource_type=reader.resource_type(),
-            title=title,
-            abstract=reader.localised(first(reader.in_ident(_ABSTRACT)), multiline=True),
-            language=_language(first(reader.in_ident(_RESOURCE_LANGUAGE))),
-            metadata_language=reader.metadata_language,
-            identifiers=reader.identifiers(native_id, links),
-            parent_id=reader.parent_id(),
-            keywords=reader.keywords(),
-            topic_categories=unique(filter(None, map(_text, reader.in_ident(_TOPICS)))),
-            bboxes=reader.bboxes(),
-            places=reader.places(),
-            temporal=reader.temporal(),
-            created=dates.get("created"),
-            published=dates.get("published"),
-            revised=dates.get("revised"),
-            metadata_date=reader.metadata_date(),
-            contacts=reader.contacts(),
-            constraints=reader.constraints(),
-            links=links,
-            formats=reader.formats(),
-            thumbnails=_texts(reader.in_ident(_THUMBNAILS)),
-            lineage=reader.lineage(),
-            platforms=reader.equipment(_PLATFORMS),
-            instruments=reader.equipment(_INSTRUMENTS),
-            provenance=Provenance(source_id=raw.source_id, native_format="iso19139", datestamp=raw.datestamp),
-            warnings=reader.warnings,
-        )
+        reader = IsoReader(_metadata_element(xml_root(raw)), _PATHS)
+        return reader.record(raw, pole=pole, native_format=self.name)

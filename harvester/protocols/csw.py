@@ -92,7 +92,7 @@ class _Output:
 # Source format -> what to ask for. gmd:MD_Metadata is what GeoNetwork's harvester sends with the ISO
 # schema; pycsw accepts it and csw:Record alike. apiso:Modified is the ISO application profile's name
 # for the metadata date stamp (GeoNetwork and pycsw both know it); dct:modified is the core one.
-_OUTPUTS = {
+OUTPUTS = {
     "iso19139": _Output(GMD_NS, "gmd:MD_Metadata", "apiso:Modified"),
     "iso19115-3": _Output(MDB_NS, "mdb:MD_Metadata", "apiso:Modified"),
     "dc": _Output("", "csw:Record", "dct:modified"),
@@ -110,10 +110,10 @@ class CSW(Protocol):
             raise ListingError(
                 f"CSW source {self.source.id}: version {version!r} is not supported ({', '.join(VERSIONS)})"
             )
-        if self.source.format not in _OUTPUTS:
+        if self.source.format not in OUTPUTS:
             raise ListingError(
                 f"CSW source {self.source.id}: format {self.source.format!r} has no CSW outputSchema "
-                f"(supported: {', '.join(sorted(_OUTPUTS))})"
+                f"(supported: {', '.join(sorted(OUTPUTS))})"
             )
         request = _Request.initial(self.source.format, self.since, self.resume)
         with _Fetcher(self.source, _DIALECTS[version]) as fetcher:
@@ -357,7 +357,7 @@ class _Fetcher:
             self.dialect.version,
             start,
             self.source.page_size,
-            _OUTPUTS[request.format],
+            OUTPUTS[request.format],
             sort=request.sort,
             since=request.constrained,
         )
