@@ -47,6 +47,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import unescape
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -82,6 +83,9 @@ _GRANULARITY_FORMS = {
 _MAX_NAMED = 20  # offered prefixes or sets named in a message
 _MAX_TOKEN = 60  # characters of a resumption token shown in a message
 _PYCSW_END = "0"  # pycsw's last-page token: a request for it lists from the beginning again
+# The resumptionToken is the last element of a ListRecords page: found in its raw tail before parsing.
+_TAIL = 4096
+_TAIL_TOKEN = re.compile(rb"<(?:[\w.-]+:)?resumptionToken\b[^>]*>([^<]*)</(?:[\w.-]+:)?resumptionToken\s*>")
 
 
 class OAIPMH(Protocol):
@@ -116,9 +120,21 @@ class _Answer:
     token: str | None = None  # the resumptionToken's text; None when absent or empty
     complete_size: int | None = None
     cursor: int | None = None
+    ahead: _Ahead | None = None  # the next page, asked for before this one was parsed
 
     def summary(self) -> str:
         return "; ".join(code + (f": {text}" if text else "") for code, text in self.errors)
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """A download of the next page started on the token read from the raw bytes of this one, before
+    parsing: parsing and splitting a page then overlap the server's work on the next. Used only when the
+    parsed page confirms the token and the request would be the same."""
+
+    token: str
+    with_arguments: bool
+    response: Future[Response]
 
 
 @dataclass(slots=True)
@@ -153,6 +169,7 @@ class _Request:
     page: int
     token: str | None
     with_arguments: bool  # metadataPrefix, from and set beside the token (pycsw)
+    ahead: Future[Response] | None = None  # its response, already asked for
 
 
 class _Client:
@@ -166,18 +183,22 @@ class _Client:
         self.url = source.url or ""
         self.http = HttpClient(source, accept=_ACCEPT)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"oai-{source.id}")
+        self.downloads = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"oai-{source.id}-ahead")
 
     def __enter__(self) -> _Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.downloads.shutdown(wait=False, cancel_futures=True)
         self.http.close()
 
     def call(self, verb: str, params: dict[str, str], what: str) -> _Answer:
         """One request, parsed; ``ListingError`` for HTTP failures and responses that are not OAI-PMH."""
-        response = self.http.get(self.url, {"verb": verb, **params}, accept_errors=True)
-        return _parse(response, verb, f"{response.where} {what}")
+        return _parse(self.get(verb, params), verb, what)
+
+    def get(self, verb: str, params: dict[str, str]) -> Response:
+        return self.http.get(self.url, {"verb": verb, **params}, accept_errors=True)
 
 
 class _Harvest:
@@ -372,34 +393,67 @@ class _Harvest:
                 next_token = self._next_token(listing, answer)
             except ListingError as exc:
                 next_token, failure = None, exc
-            future = self._submit(listing, next_token) if next_token is not None else None
+            if next_token is not None:
+                future = self._submit(listing, next_token, answer.ahead)
+            else:
+                future = None
+                if answer.ahead is not None:
+                    answer.ahead.response.cancel()
             yield self._page(listing, answer, next_token, failed=failure is not None)
             if failure is not None:
                 raise failure
 
-    def _submit(self, listing: _Listing, token: str | None) -> Future[_Answer]:
+    def _submit(self, listing: _Listing, token: str | None, ahead: _Ahead | None = None) -> Future[_Answer]:
         request = _Request(listing, listing.page + 1, token, self.repeat_arguments)
+        if ahead is not None and (ahead.token, ahead.with_arguments) == (token, request.with_arguments):
+            request.ahead = ahead.response
+        elif ahead is not None:
+            ahead.response.cancel()
         return self.client.pool.submit(self._fetch, request)
 
-    def _fetch(self, request: _Request) -> _Answer:
-        """Download and parse one ListRecords page (in the background thread)."""
-        listing = request.listing
+    def _params(self, listing: _Listing, token: str | None, with_arguments: bool) -> dict[str, str]:
         params = {}
-        if request.token is None or request.with_arguments:
+        if token is None or with_arguments:
             params["metadataPrefix"] = self.prefix
             if listing.from_:
                 params["from"] = listing.from_
             if listing.spec:
                 params["set"] = listing.spec
-        if request.token is not None:
-            params["resumptionToken"] = request.token
-        answer = self.client.call("ListRecords", params, f"{listing.label} page {request.page}")
+        if token is not None:
+            params["resumptionToken"] = token
+        return params
+
+    def _fetch(self, request: _Request) -> _Answer:
+        """Download and parse one ListRecords page (in the background thread). As soon as the bytes
+        arrive, the next page is asked for on the token found at their end, then this one is parsed."""
+        listing = request.listing
+        if request.ahead is not None:
+            response = request.ahead.result()
+        else:
+            response = self.client.get(
+                "ListRecords", self._params(listing, request.token, request.with_arguments)
+            )
+        ahead = self._ahead(listing, response, request)
+        answer = _parse(response, "ListRecords", f"{listing.label} page {request.page}")
         answer.request = request
+        answer.ahead = ahead
         if answer.body is not None and not answer.errors:
             _read_records(
                 answer, self.source, f"{listing.label} page {request.page}", self.protocol.granularity
             )
         return answer
+
+    def _ahead(self, listing: _Listing, response: Response, request: _Request) -> _Ahead | None:
+        """Start downloading the next page on the token read from the end of the raw response, when it
+        is one the listing would follow (not the one just sent, not one seen, not pycsw's end)."""
+        found = _TAIL_TOKEN.search(response.content[-_TAIL:])
+        token = unescape(found.group(1).decode("utf-8", "replace")).strip() if found else ""
+        if not token or token in (request.token, _PYCSW_END) or token in listing.tokens:
+            return None
+        params = self._params(listing, token, self.repeat_arguments)
+        return _Ahead(
+            token, self.repeat_arguments, self.client.downloads.submit(self.client.get, "ListRecords", params)
+        )
 
     def _recover(self, listing: _Listing, answer: _Answer) -> Future[_Answer] | None:
         """What an OAI error means for the listing: the request to send instead, None for the end of the
@@ -523,8 +577,9 @@ class _Harvest:
             self.notes.append(note)
 
 
-def _parse(response: Response, verb: str, where: str) -> _Answer:
+def _parse(response: Response, verb: str, what: str) -> _Answer:
     """Parse an OAI-PMH response once (no entity expansion, no network access)."""
+    where = f"{response.where} {what}"
     http_error = ListingError(f"{where}: HTTP {response.status} {response.reason}{response.snippet()}")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
     try:
