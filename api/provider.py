@@ -185,7 +185,23 @@ class TerracatProvider(BaseProvider):
             raise ProviderConnectionError(user_msg="the catalogue index is unavailable") from err
         if record is None or not self._in_collection(record):
             raise ProviderItemNotFoundError(user_msg=f"no record {identifier!r} in this collection")
-        return to_geojson(record)
+        feature = to_geojson(record)
+        feature["links"].extend(self._group_links(record.id))
+        return feature
+
+    def _group_links(self, record_id: str) -> list[Json]:
+        """Links between the copies of one dataset published by several sources: the primary (the one
+        searches return) lists its duplicates (``rel=duplicate``), a duplicate names its primary
+        (``rel=canonical``)."""
+        group = self.store.group(record_id)
+        if len(group) < 2:
+            return []
+        base = f"{self.collection_url}/items/" if self.collection_url else ""
+        if group[0] != record_id:
+            return [{"rel": "canonical", "type": "application/geo+json", "href": base + group[0]}]
+        return [
+            {"rel": "duplicate", "type": "application/geo+json", "href": base + other} for other in group[1:]
+        ]
 
     def _search(self, query: Query) -> SearchResult:
         try:

@@ -3,6 +3,15 @@
 Two backends implement it and pass the same contract tests: the embedded SQLite index (default) and
 Elasticsearch (scale-out). A backend registers itself under a name with ``register``; ``open_store``
 builds one from the ``store:`` section of the config.
+
+Duplicate groups: data poles often republish each other's datasets, so one resource reaches the index
+as several records. Records of different sources that share a group key (``catalogue.identity.
+group_keys``: a DOI, or a URI/URN identifier) form a group; the catalogue serves its primary, the record
+indexed first, and keeps the others as duplicates linked to it, rather than refusing them and aborting a
+harvest. Records of one source never group with each other (a source may give a series and its dataset
+the same DOI), so a group holds at most one record per source. Groups follow the index: a write
+re-evaluates the groups of the records it touches, a deleted primary hands over to the next record
+indexed, and an update keeps a record's place in the indexing order.
 """
 
 from __future__ import annotations
@@ -43,15 +52,30 @@ class Store(ABC):
 
     @abstractmethod
     def search(self, query: Query) -> SearchResult:
-        """Records matching ``query`` (all its criteria ANDed), sorted and paged as it asks."""
+        """Records matching ``query`` (all its criteria ANDed), sorted and paged as it asks.
+
+        Duplicates are left out, so that ``matched`` counts each resource once, unless the query names
+        records (``query.ids``): a client asking for a record by id gets it, duplicate or not."""
 
     @abstractmethod
     def count(self, source_id: str | None = None) -> int:
-        """How many records are indexed, for one source or in all."""
+        """How many records are indexed, for one source or in all, duplicates included: a harvest
+        compares it with what it wrote."""
 
     @abstractmethod
     def ids(self, source_id: str) -> set[str]:
-        """Every record id indexed for a source (used to find records a full harvest no longer saw)."""
+        """Every record id indexed for a source, duplicates included (used to find records a full
+        harvest no longer saw)."""
+
+    @abstractmethod
+    def duplicates_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """The duplicates among ``ids``, each mapped to the id of its group's primary; primaries,
+        records in no group and unknown ids are left out. One call for a page of records."""
+
+    @abstractmethod
+    def group(self, record_id: str) -> list[str]:
+        """The ids of the duplicate group of ``record_id``: its primary first, then the duplicates in
+        the order they were indexed; ``[]`` when the record is in no group or is not indexed."""
 
     @abstractmethod
     def close(self) -> None:

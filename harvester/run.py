@@ -46,7 +46,7 @@ from harvester.source import Source
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("added", "updated", "unchanged", "deleted", "rejected")
+STATUSES = ("added", "updated", "unchanged", "deleted", "duplicate", "rejected")
 _DELETE_BATCH = 500
 
 Progress = Callable[[int, int | None], None]  # (records received so far, source's total if known)
@@ -413,6 +413,8 @@ class _Writer:
             except Exception:  # one record the index refuses must not cost the whole batch
                 log.exception("indexing a batch of %s failed; indexing one by one", self.source_id)
                 changes = self._upsert_one_by_one(batch)
+        if batch.records:
+            changes.update(self._mark_duplicates(batch))
         if batch.deletions:
             self.store.delete(batch.deletions)
         self.ledger.save(
@@ -425,6 +427,21 @@ class _Writer:
             checkpoint=batch.checkpoint,
             received=batch.received,
         )
+        return changes
+
+    def _mark_duplicates(self, batch: _Batch) -> Counter[str]:
+        """Added or updated records the index keeps as duplicates of another source's record (same DOI or
+        resource identifier): indexed and linked, but searches serve the primary. Status ``duplicate``."""
+        primaries = self.store.duplicates_of(record.id for record in batch.records)
+        changes: Counter[str] = Counter()
+        for event in batch.events:
+            primary = primaries.get(event.record_id or "")
+            if primary is not None and event.status in ("added", "updated"):
+                changes[event.status] -= 1
+                changes["duplicate"] += 1
+                event.status, event.code = "duplicate", "same-resource"
+                note = f"the same resource as {primary}, which searches serve; linked to it"
+                event.message = f"{note}; {event.message}" if event.message else note
         return changes
 
     def _upsert_one_by_one(self, batch: _Batch) -> Counter[str]:

@@ -9,6 +9,10 @@ ends, partial dates, a record with neither box nor time.
 Conventions the backends share (beyond ``catalogue.store``): an open start sorts as the earliest
 start and an open end as the latest end; titles sort case- and accent-insensitively; ``q`` has no
 prefix or operator syntax (every alternative is a phrase of plain words).
+
+Duplicate groups (see ``catalogue.store``) are tested with SST as other poles republish it: the same
+record, DOI included, under their own ids. "Indexed first" is what separate ``upsert`` calls make: the
+order within one batch is left to the backend.
 """
 
 from __future__ import annotations
@@ -183,6 +187,21 @@ def ice() -> Record:
 
 def catalogue_records() -> list[Record]:
     return [sst(), iasi(), wms(), etna(), argo(), oso(), ice()]
+
+
+SST_AERIS = "aeris-catalogue.sst-gascogne"
+SST_THEIA = "theia-oso.sst-gascogne"
+SST_SERIES = "odatis-sextant.sst-serie"  # SST's own source: a series with the same DOI
+
+
+def republished(record: Record, record_id: str, **changes: object) -> Record:
+    """``record`` as the source of ``record_id`` publishes it too."""
+    source_id, _, native_id = record_id.partition(".")
+    return msgspec.structs.replace(record, id=record_id, source_id=source_id, native_id=native_id, **changes)
+
+
+def sst_series() -> Record:
+    return republished(sst(), SST_SERIES, resource_type="series")
 
 
 def found(store: Store, **criteria: object) -> list[str]:
@@ -543,6 +562,122 @@ class StoreContract:
         assert seen == [r.id for r in everything.records]
         assert len(set(seen)) == len(seen) == everything.matched
         assert everything.matched == (53 if "bbox" not in criteria else 27)
+
+    # --- duplicate groups -------------------------------------------------------------------------
+
+    def test_another_source_with_the_same_doi_is_a_duplicate_of_the_first_indexed(
+        self, loaded: Store
+    ) -> None:
+        copy = republished(sst(), SST_AERIS)
+        loaded.upsert([copy])
+        assert loaded.group(SST) == loaded.group(SST_AERIS) == [SST, SST_AERIS]
+        assert loaded.duplicates_of([SST, SST_AERIS, ARGO, "aeris-catalogue.unknown"]) == {SST_AERIS: SST}
+        assert loaded.group(ARGO) == loaded.group("aeris-catalogue.unknown") == []
+        assert loaded.duplicates_of([]) == {}
+        assert loaded.get(SST_AERIS) == copy
+        assert (loaded.count(), loaded.count("aeris-catalogue")) == (8, 4)
+        assert SST_AERIS in loaded.ids("aeris-catalogue")
+
+    def test_search_serves_the_primary_only_unless_ids_are_asked(self, loaded: Store) -> None:
+        loaded.upsert([republished(sst(), SST_AERIS)])
+        assert found(loaded) == ALL
+        assert found(loaded, q=[["gascogne"]]) == [SST]
+        assert found(loaded, q=[["gascogne"]], types=["dataset"]) == [SST]
+        assert found(loaded, bbox=(-5.0, 44.0, 0.0, 46.0)) == [IASI, SST, OSO]
+        assert found(loaded, properties={"source": ["aeris-catalogue"]}) == [ICE, IASI, WMS]
+        for criteria in ({}, {"q": [["gascogne"]]}, {"q": [["gascogne"]], "types": ["dataset"]}):
+            for limit in (0, 1, 100):
+                assert loaded.search(Query(limit=limit, **criteria)).matched == (7 if not criteria else 1)
+        assert found(loaded, ids=[SST_AERIS]) == [SST_AERIS]
+        assert found(loaded, ids=[SST, SST_AERIS], q=[["gascogne"]]) == [SST_AERIS, SST]
+        assert loaded.search(Query(ids=[SST, SST_AERIS], limit=1)).matched == 2
+
+    def test_the_first_indexed_stays_primary_when_either_is_updated(self, store: Store) -> None:
+        copy = republished(sst(), SST_AERIS)
+        store.upsert([copy])
+        store.upsert([sst()])
+        assert store.group(SST) == [SST_AERIS, SST]
+        store.upsert([msgspec.structs.replace(copy, title=_fr("Température de surface (mise à jour)"))])
+        store.upsert([msgspec.structs.replace(sst(), title=_fr("Température de surface (révisée)"))])
+        assert store.group(SST) == [SST_AERIS, SST]
+        assert found(store) == [SST_AERIS]
+
+    def test_records_of_one_source_never_group(self, loaded: Store) -> None:
+        loaded.upsert([sst_series()])
+        assert loaded.group(SST) == loaded.group(SST_SERIES) == []
+        assert loaded.duplicates_of([SST, SST_SERIES]) == {}
+        assert found(loaded, q=[["gascogne"]], sortby=[Sort("id")]) == [SST, SST_SERIES]
+        # Another source's copy joins the first indexed of the two; a group has one record per source.
+        loaded.upsert([republished(sst(), SST_AERIS)])
+        assert loaded.group(SST) == [SST, SST_AERIS]
+        assert loaded.group(SST_SERIES) == []
+        assert found(loaded, q=[["gascogne"]], sortby=[Sort("id")]) == [SST, SST_SERIES]
+
+    def test_deleting_the_primary_promotes_the_next_indexed(self, loaded: Store) -> None:
+        loaded.upsert([republished(sst(), SST_THEIA)])
+        loaded.upsert([republished(sst(), SST_AERIS)])
+        assert loaded.group(SST_AERIS) == [SST, SST_THEIA, SST_AERIS]
+        assert loaded.delete([SST]) == 1
+        assert loaded.group(SST_AERIS) == [SST_THEIA, SST_AERIS]
+        assert loaded.duplicates_of([SST_AERIS, SST_THEIA]) == {SST_AERIS: SST_THEIA}
+        assert found(loaded, q=[["gascogne"]]) == [SST_THEIA]
+        loaded.delete([SST_THEIA])
+        assert loaded.group(SST_AERIS) == []
+        assert found(loaded, q=[["gascogne"]]) == [SST_AERIS]
+
+    def test_an_update_that_drops_the_shared_key_splits_the_group(self, loaded: Store) -> None:
+        copy = republished(sst(), SST_AERIS)
+        loaded.upsert([copy])
+        other_doi = [Identifier(code="10.25326/autre-jeu", scheme="doi")]
+        loaded.upsert([msgspec.structs.replace(copy, identifiers=other_doi)])
+        assert loaded.group(SST) == loaded.group(SST_AERIS) == []
+        assert found(loaded, q=[["gascogne"]], sortby=[Sort("id")]) == [SST_AERIS, SST]
+        loaded.upsert([copy])
+        assert loaded.group(SST) == [SST, SST_AERIS]
+        # The primary losing the key frees the duplicate; getting it back, it leads again (indexed first).
+        loaded.upsert([msgspec.structs.replace(sst(), identifiers=[])])
+        assert loaded.group(SST_AERIS) == []
+        assert found(loaded, q=[["gascogne"]], sortby=[Sort("id")]) == [SST_AERIS, SST]
+        loaded.upsert([sst()])
+        assert loaded.group(SST_AERIS) == [SST, SST_AERIS]
+
+    def test_uri_identifiers_group_and_local_codes_do_not(self, store: Store) -> None:
+        published = [
+            ("odatis-sextant.mnt", "https://data.example.org/bathy/MNT-2020"),
+            ("formater-catalogue.mnt", " HTTPS://Data.Example.ORG/bathy/MNT-2020 "),  # same URI
+            ("theia-oso.mnt", "https://data.example.org/bathy/mnt-2020"),  # a path is case-sensitive
+            ("odatis-sextant.uuid", "urn:uuid:5f0c6a7e-2b1d-4c3e-9a8f-7d6e5c4b3a21"),
+            ("aeris-catalogue.uuid", "URN:UUID:5f0c6a7e-2b1d-4c3e-9a8f-7d6e5c4b3a21"),
+            ("odatis-sextant.local", "dataset-42"),
+            ("aeris-catalogue.local", "dataset-42"),
+            ("odatis-sextant.site", "https://www.ifremer.fr/"),  # a site, not a dataset
+            ("aeris-catalogue.site", "https://www.ifremer.fr/"),
+        ]
+        for record_id, code in published:
+            store.upsert([_record(record_id, title=_fr("Bathymétrie"), identifiers=[Identifier(code=code)])])
+        assert store.group("formater-catalogue.mnt") == ["odatis-sextant.mnt", "formater-catalogue.mnt"]
+        assert store.group("theia-oso.mnt") == []
+        assert store.group("aeris-catalogue.uuid") == ["odatis-sextant.uuid", "aeris-catalogue.uuid"]
+        ungrouped = [
+            "odatis-sextant.local",
+            "aeris-catalogue.local",
+            "odatis-sextant.site",
+            "aeris-catalogue.site",
+        ]
+        assert store.duplicates_of(ungrouped) == {}
+        assert store.search(Query()).matched == len(published) - 2
+
+    def test_a_record_sharing_keys_with_two_groups_joins_them(self, store: Store) -> None:
+        uri = Identifier(code="https://data.example.org/sst-gascogne")
+        store.upsert([sst()])  # the DOI
+        store.upsert([republished(sst(), SST_THEIA, identifiers=[uri])])  # the URI: a group of its own
+        assert store.group(SST) == []
+        store.upsert([republished(sst(), SST_AERIS, identifiers=[*sst().identifiers, uri])])  # both
+        assert store.group(SST_THEIA) == [SST, SST_THEIA, SST_AERIS]
+        assert found(store) == [SST]
+        store.delete([SST_AERIS])
+        assert store.group(SST) == []
+        assert found(store) == [SST, SST_THEIA]
 
 
 def many_records(n: int) -> list[Record]:

@@ -373,7 +373,6 @@ def test_unsupported_format_is_refused() -> None:
 
     assert pages == []
     assert (
-        str(error)
-        == "CSW source test-csw: format 'datacite' has no CSW outputSchema"
+        str(error) == "CSW source test-csw: format 'datacite' has no CSW outputSchema"
         " (supported: dc, iso19115-3, iso19139)"
     )

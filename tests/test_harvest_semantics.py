@@ -303,3 +303,77 @@ def wait_for_checkpoint(ledger: Path, process: subprocess.Popen[bytes], timeout:
                 return True
         time.sleep(0.05)
     return False
+
+
+# --- the same resource from two sources -----------------------------------------------------------------
+
+TWO_SOURCES = """\
+store: {backend: sqlite, path: var/catalogue.db}
+harvest: {ledger: var/harvest.db, parallel: 1}
+sources:
+  - {id: alpha, pole: ODATIS, protocol: directory, path: alpha}
+  - {id: beta, pole: THEIA, protocol: directory, path: beta}
+"""
+# Real records holding a DOI (two) and a resource identifier URN: published again by a second source.
+SHARED = {
+    "b2find__bbox_2ea750c6-4354-5f0a-9b67-2275d922d06f.xml": "doi:10.16904/14",
+    "pygeometa__707a02ac-9240-4a2d-afbd-395b69756534.xml": "doi:10.20387/bonares-1naq-dvww",
+    "geonetwork__urnHMAEUMM02AVHxxx1B.xml": "urn:hma:EUM:M02::AVHxxx1B",
+}
+
+
+def test_the_same_resource_from_two_sources_is_served_once_and_linked(
+    tmp_path: Path, demo_records: Path
+) -> None:
+    shutil.copytree(demo_records, tmp_path / "alpha")
+    (tmp_path / "beta").mkdir()
+    for name in SHARED:
+        shutil.copy(demo_records / name, tmp_path / "beta" / name)
+    (tmp_path / "terracat.yaml").write_text(TWO_SOURCES, encoding="utf-8")
+    settings = load(tmp_path / "terracat.yaml")
+    store = open_store(settings.store)
+    ledger = Ledger(settings.harvest.ledger)
+
+    alpha = HarvestRun(settings.sources[0], store, ledger).execute()
+    beta = HarvestRun(settings.sources[1], store, ledger).execute()
+
+    assert beta.status == "succeeded" and beta.counts["duplicate"] == 3 and beta.counts["added"] == 0
+    events = ledger.events(beta.run_id or 0, "duplicate")
+    primaries = {e.locator: e.message.split(",")[0].removeprefix("the same resource as ") for e in events}
+    assert {e.code for e in events} == {"same-resource"}
+    assert sorted(primaries) == sorted(SHARED)
+    assert all(primary.startswith("alpha.") for primary in primaries.values())
+    # searches serve each resource once; the copies stay stored and findable by id
+    assert store.count() == alpha.counts["added"] + 3
+    assert store.search(Query(limit=1000)).matched == alpha.counts["added"]
+    copies = [e.record_id for e in events if e.record_id]
+    assert len(store.search(Query(ids=copies)).records) == 3
+    for copy in copies:
+        primary = store.duplicates_of([copy])[copy]
+        assert store.group(primary) == [primary, copy]
+
+
+def test_group_links_in_the_api(tmp_path: Path, demo_records: Path) -> None:
+    """The primary's record page lists its duplicate, the duplicate names its primary."""
+    from tests.fixtures.api_server import serving
+
+    shutil.copytree(demo_records, tmp_path / "alpha")
+    (tmp_path / "beta").mkdir()
+    name = next(iter(SHARED))
+    shutil.copy(demo_records / name, tmp_path / "beta" / name)
+    (tmp_path / "terracat.yaml").write_text(TWO_SOURCES, encoding="utf-8")
+    settings = load(tmp_path / "terracat.yaml")
+    with open_store(settings.store) as store:
+        ledger = Ledger(settings.harvest.ledger)
+        for source in settings.sources:
+            HarvestRun(source, store, ledger).execute()
+        (copy,) = [e.record_id for e in ledger.events(2, "duplicate")]
+        primary = store.duplicates_of([copy])[copy]
+
+    with serving(settings.store) as url:
+        items = f"{url}/collections/catalogue/items"
+        shown = requests.get(f"{items}/{primary}", params={"f": "json"}, timeout=30).json()
+        copied = requests.get(f"{items}/{copy}", params={"f": "json"}, timeout=30).json()
+
+    assert [link["href"] for link in shown["links"] if link["rel"] == "duplicate"] == [f"{items}/{copy}"]
+    assert [link["href"] for link in copied["links"] if link["rel"] == "canonical"] == [f"{items}/{primary}"]

@@ -1,8 +1,9 @@
 """The SQLite backend: the store contract, plus what only an SQLite file has (WAL readers, schema
-version, index consistency, date normalisation)."""
+version and migration, index consistency, date normalisation)."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -14,11 +15,25 @@ import msgspec
 import pytest
 
 from catalogue.query import Query, Sort
-from catalogue.record import LocalisedText
+from catalogue.record import Identifier, LocalisedText
 from catalogue.store import Store, open_store
 from catalogue.stores import sqlite as backend
 from catalogue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, instant
-from tests.store_contract import ARGO, ETNA, SST, StoreContract, catalogue_records, found, many_records, sst
+from tests.store_contract import (
+    ARGO,
+    ETNA,
+    SST,
+    SST_AERIS,
+    SST_SERIES,
+    SST_THEIA,
+    StoreContract,
+    catalogue_records,
+    found,
+    many_records,
+    republished,
+    sst,
+    sst_series,
+)
 
 
 class TestSQLiteStore(StoreContract):
@@ -53,12 +68,18 @@ def raw(store: SQLiteStore) -> Iterator[sqlite3.Connection]:
 
 
 def assert_consistent(store: SQLiteStore) -> None:
-    """The FTS index matches its content table and every box and extent belongs to a record."""
+    """The FTS index matches its content table, every box, extent and key belongs to a record and every
+    duplicate to a primary."""
     with raw(store) as conn:
         conn.execute("INSERT INTO documents_fts (documents_fts, rank) VALUES ('integrity-check', 1)")
         boxes = conn.execute("SELECT coalesce(sum(n_boxes), 0) FROM records").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM record_boxes").fetchone()[0] == boxes
-        for table in ("record_times", "documents"):
+        unled = """
+            SELECT count(*) FROM records AS r LEFT JOIN records AS p ON p.num = r.duplicate_of
+            WHERE r.duplicate_of IS NOT NULL AND (p.num IS NULL OR p.duplicate_of IS NOT NULL)
+        """
+        assert conn.execute(unled).fetchone()[0] == 0
+        for table in ("record_times", "record_keys", "documents"):
             orphans = conn.execute(f"SELECT count(*) FROM {table} WHERE num NOT IN (SELECT num FROM records)")
             assert orphans.fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == store.count()
@@ -91,6 +112,99 @@ def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(RuntimeError, match="schema version"):
         SQLiteStore(path=tmp_path / "catalogue.db")
+
+
+def as_version_1(store: SQLiteStore) -> None:
+    """Make the (closed) store's file a version-1 file: a new file is made as version 1 then migrated
+    by ``_GROUPS``, so dropping what that adds leaves what version 1 wrote."""
+    with raw(store) as conn:
+        conn.execute("DROP INDEX records_duplicates")
+        conn.execute("DROP TABLE record_keys")
+        conn.execute("ALTER TABLE records DROP COLUMN duplicate_of")
+        conn.execute("ALTER TABLE records DROP COLUMN seq")
+        conn.execute("PRAGMA user_version = 1")
+
+
+def groups(store: SQLiteStore) -> dict[str, str]:
+    """Every duplicate of the store, with its primary."""
+    with raw(store) as conn:
+        every_id = [record_id for (record_id,) in conn.execute("SELECT id FROM records")]
+    return store.duplicates_of(every_id)
+
+
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    store = SQLiteStore(path=tmp_path / "catalogue.db")
+    store.upsert(catalogue_records())
+    store.upsert([republished(sst(), SST_THEIA), sst_series()])
+    store.upsert([republished(sst(), SST_AERIS)])
+    store.close()
+    as_version_1(store)
+    with SQLiteStore(path=store.path) as migrated:
+        with raw(migrated) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert migrated.count() == 10
+        for record in [*catalogue_records(), sst_series()]:
+            assert migrated.get(record.id) == record
+        assert migrated.group(SST) == [SST, SST_THEIA, SST_AERIS]
+        assert migrated.group(SST_SERIES) == []
+        assert found(migrated, q=[["gascogne"]]) == [SST, SST_SERIES]
+        assert_consistent(migrated)
+        migrated.delete([SST])  # the series no longer has a record of its source in the group
+        assert migrated.group(SST_AERIS) == [SST_THEIA, SST_SERIES, SST_AERIS]
+        assert_consistent(migrated)
+
+
+def test_a_failed_migration_leaves_the_version_1_file(
+    db: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.upsert([republished(sst(), SST_AERIS)])
+    db.close()
+    as_version_1(db)
+
+    def fail(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(backend, "_regroup", fail)  # after the columns, table and keys are added
+    with pytest.raises(sqlite3.OperationalError):
+        SQLiteStore(path=db.path)
+    with raw(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
+        assert "record_keys" not in tables
+    monkeypatch.undo()
+    with SQLiteStore(path=db.path) as migrated:
+        assert migrated.group(SST) == [SST, SST_AERIS]
+
+
+def test_groups_after_any_writes_are_those_evaluated_afresh(db: SQLiteStore) -> None:
+    """Writes evaluate groups again only where they touch them: the groups must always be those of an
+    evaluation of every record from scratch."""
+
+    def evaluated_afresh() -> dict[str, str]:
+        with raw(db) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE records SET duplicate_of = NULL")
+            backend._regroup(conn, {num for (num,) in conn.execute("SELECT num FROM records")})
+            conn.execute("COMMIT")
+        return groups(db)
+
+    rng = random.Random(5)
+    keys = [Identifier(code=f"10.25326/lot-{k}", scheme="doi") for k in range(6)]
+    keys += [Identifier(code=f"https://data.example.org/lot/{k}") for k in range(4)]
+    sources = ["odatis-sextant", "aeris-catalogue", "theia-oso"]
+    sizes = set()
+    for step in range(1, 301):
+        ids = sorted({f"{rng.choice(sources)}.lot-{rng.randrange(8)}" for _ in range(rng.randint(1, 3))})
+        if rng.random() < 0.2:
+            db.delete(ids)
+        else:
+            db.upsert([republished(sst(), i, identifiers=rng.sample(keys, rng.randint(0, 2))) for i in ids])
+        if step % 20 == 0:
+            written = groups(db)
+            assert evaluated_afresh() == written
+            sizes.add(len(set(written.values())))
+    assert_consistent(db)
+    assert max(sizes) > 1  # several groups at once: not a trivial case
 
 
 def test_indexes_stay_consistent_through_replaces_and_deletes(db: SQLiteStore) -> None:

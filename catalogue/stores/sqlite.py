@@ -5,7 +5,10 @@ migrate a file in place):
 
 - ``records``: one narrow row per record, keyed by an integer ``num`` (what the other tables join on)
   and unique on ``id``, with the columns queries filter and sort on. Narrow, because a query visits
-  a row per candidate: with the documents inline a common word read hundreds of MB.
+  a row per candidate: with the documents inline a common word read hundreds of MB. A replaced record
+  gets a new ``num`` (FTS5 writes rowids in increasing order fastest) but keeps its ``seq``, the
+  ``num`` it was first indexed under: the indexing order, which makes the primary of a duplicate
+  group. ``duplicate_of`` is the ``num`` of a duplicate's primary.
 - ``documents``: the record as its ``to_json`` document in ``doc``, and the texts the full-text index
   covers, as ``documents_fts``' external content.
 - ``documents_fts``: FTS5 (``unicode61 remove_diacritics 2``) over ``documents``, written beside it
@@ -18,6 +21,11 @@ migrate a file in place):
 - ``record_times``: every temporal extent of a record, as sortable UTC text with open ends replaced by
   sentinels; ``records.time_start``/``time_end`` hold their union, for sorting and as a filter that
   is exact for the usual record with one extent (``n_times``).
+- ``record_keys``: the duplicate group keys of each record (``catalogue.identity.group_keys``) with its
+  source, keyed both ways: by key, to find a record's fellows and tell whether a key is held by two
+  sources (only then does it link records), and by ``num``, to forget a record's keys.
+
+Version 1 had no duplicate groups; a version-1 file is migrated in place when opened.
 
 Concurrency: WAL mode, one connection per thread. A harvest in another process writes in short
 batch transactions while the server's threads keep reading their snapshot, unblocked.
@@ -38,14 +46,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
+from catalogue.identity import group_keys
 from catalogue.query import EQUALITY_PROPERTIES, SORTABLES, Query, QueryError
 from catalogue.record import Record, from_json, to_json
 from catalogue.store import SearchResult, Store
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 OPEN_START = "0000-01-01T00:00:00Z"
 OPEN_END = "9999-12-31T23:59:59Z"
@@ -103,10 +113,28 @@ CREATE TABLE record_times (
 ) WITHOUT ROWID;
 """
 
+# Version 2, duplicate groups: what migrates a version-1 file, and completes ``_SCHEMA`` in a new one,
+# so that both have the very same schema.
+_GROUPS = """
+ALTER TABLE records ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;  -- a default to add it; set by _add_groups
+ALTER TABLE records ADD COLUMN duplicate_of INTEGER;
+-- Partial: the usual record, in no group or a primary, costs no write in it.
+CREATE INDEX records_duplicates ON records (duplicate_of) WHERE duplicate_of IS NOT NULL;
+
+-- With the source: a key only links records of two sources, which two index seeks tell (_LINKING).
+CREATE TABLE record_keys (
+    key TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    num INTEGER NOT NULL,
+    PRIMARY KEY (key, source_id, num)
+) WITHOUT ROWID;
+CREATE INDEX record_keys_num ON record_keys (num);
+"""
+
 _INSERT_RECORD = """
 INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
-                     time_start, time_end, n_times, n_boxes)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     time_start, time_end, n_times, n_boxes, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _INSERT_DOCUMENT = """
 INSERT INTO documents (num, title_text, abstract_text, keyword_text, other_text, doc)
@@ -121,6 +149,16 @@ INSERT INTO documents_fts (documents_fts, rowid, title_text, abstract_text, keyw
 SELECT 'delete', num, title_text, abstract_text, keyword_text, other_text FROM documents
 WHERE num IN (SELECT value FROM json_each(?))
 """
+_INSERT_KEY = "INSERT OR IGNORE INTO record_keys (key, source_id, num) VALUES (?, ?, ?)"
+_KEYS_HELD = "SELECT num, key FROM record_keys WHERE num IN (SELECT value FROM json_each(?))"
+_HOLDERS = "SELECT DISTINCT num FROM record_keys WHERE key IN (SELECT value FROM json_each(?))"
+# The keys, among those given, that records of two sources or more hold.
+_LINKING = """
+SELECT value FROM json_each(?) AS k
+WHERE (SELECT min(source_id) FROM record_keys WHERE key = k.value)
+    < (SELECT max(source_id) FROM record_keys WHERE key = k.value)
+"""
+_DUPLICATES = "SELECT num FROM records WHERE duplicate_of IS NOT NULL"  # served by records_duplicates
 
 # Query property -> column; sortable field -> column.
 _PROPERTY_COLUMNS = {"source": "source_id", "pole": "pole", "type": "resource_type", "language": "language"}
@@ -159,18 +197,30 @@ class SQLiteStore(Store):
     def upsert(self, records: Sequence[Record]) -> None:
         """Every row is made (each document read back, to validate it) before the write transaction
         begins, so a bad record fails its batch before anything is written. A replaced record is
-        deleted and inserted again, so no box, extent or word of its old version survives."""
+        deleted and inserted again, so no box, extent or word of its old version survives; it keeps
+        its ``seq``, its place in the indexing order. The groups its old and new keys touch are then
+        evaluated again, in the same transaction."""
         rows = [_Row.of(record) for record in {r.id: r for r in records}.values()]
         if not rows:
             return
         with self._transaction("IMMEDIATE") as conn:
-            _remove(conn, _known(conn, [row.id for row in rows]))
+            known = _known(conn, [row.id for row in rows])
+            old_keys = _keys_of(conn, [r.num for r in known.values()])
+            was_linked = _linked(conn, old_keys)
+            # Numbered above every record, replaced ones included, so that a new record's seq (its
+            # first num) comes after every seq kept.
             first = conn.execute("SELECT coalesce(max(num), 0) + 1 FROM records").fetchone()[0]
+            _remove(conn, known)
             numbered = list(enumerate(rows, start=first))
-            conn.executemany(_INSERT_RECORD, (row.record_columns(num) for num, row in numbered))
+            seqs = {row.id: known[row.id].seq if row.id in known else num for num, row in numbered}
+            conn.executemany(_INSERT_RECORD, (row.record_columns(num, seqs[row.id]) for num, row in numbered))
             conn.executemany(_INSERT_DOCUMENT, (row.document_columns(num) for num, row in numbered))
             conn.executemany(_INSERT_TEXT, (row.text_columns(num) for num, row in numbered))
             _insert_extents(conn, numbered)
+            conn.executemany(
+                _INSERT_KEY, ((key, row.source_id, num) for num, row in numbered for key in row.keys)
+            )
+            _regroup(conn, was_linked | _linked(conn, old_keys | {key for row in rows for key in row.keys}))
 
     def delete(self, ids: Iterable[str]) -> int:
         wanted = list(dict.fromkeys(ids))
@@ -178,7 +228,10 @@ class SQLiteStore(Store):
             return 0
         with self._transaction("IMMEDIATE") as conn:
             known = _known(conn, wanted)
+            keys = _keys_of(conn, [r.num for r in known.values()])
+            was_linked = _linked(conn, keys)
             _remove(conn, known)
+            _regroup(conn, was_linked | _linked(conn, keys))
         return len(known)
 
     # --- reads ----------------------------------------------------------------------------------
@@ -211,6 +264,22 @@ class SQLiteStore(Store):
         rows = self._connection().execute("SELECT id FROM records WHERE source_id = ?", (source_id,))
         return {record_id for (record_id,) in rows}
 
+    def duplicates_of(self, ids: Iterable[str]) -> dict[str, str]:
+        sql = """
+            SELECT r.id, p.id FROM records AS r JOIN records AS p ON p.num = r.duplicate_of
+            WHERE r.id IN (SELECT value FROM json_each(?))
+        """
+        return dict(self._connection().execute(sql, (json.dumps(list(ids)),)).fetchall())
+
+    def group(self, record_id: str) -> list[str]:
+        sql = """
+            WITH head AS (SELECT coalesce(duplicate_of, num) AS num FROM records WHERE id = ?)
+            SELECT id FROM records, head WHERE records.num = head.num OR duplicate_of = head.num
+            ORDER BY duplicate_of IS NOT NULL, seq
+        """
+        members = [member for (member,) in self._connection().execute(sql, (record_id,))]
+        return members if len(members) > 1 else []
+
     # --- connections ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -233,14 +302,19 @@ class SQLiteStore(Store):
         return handle.conn
 
     def _create_schema(self) -> None:
-        """Create the schema in a new file; refuse a file of another version rather than misread it.
-        Only a new file takes the write lock: opening an index must not wait for a harvest's batch."""
+        """Create the schema in a new file, migrate a version-1 file, refuse a file of another version
+        rather than misread it. Only a new or old file takes the write lock: opening an index must not
+        wait for a harvest's batch. Either is done in one transaction: a migration that fails leaves
+        a version-1 file, not half of version 2."""
         conn = self._connection()
-        if _user_version(conn) == 0:
+        if _user_version(conn) in (0, 1):
             with self._transaction("IMMEDIATE"):
-                if _user_version(conn) == 0:  # another process may have created it meanwhile
+                version = _user_version(conn)  # another process may have done it meanwhile
+                if version == 0:
                     for statement in _statements(_SCHEMA):
                         conn.execute(statement)
+                if version in (0, 1):
+                    _add_groups(conn)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         version = _user_version(conn)
         if version != SCHEMA_VERSION:
@@ -316,6 +390,7 @@ class _Row(msgspec.Struct, frozen=True):
     keyword_text: str
     other_text: str
     doc: bytes
+    keys: list[str]
 
     @classmethod
     def of(cls, record: Record) -> _Row:
@@ -341,9 +416,10 @@ class _Row(msgspec.Struct, frozen=True):
             keyword_text=_join(_keyword_texts(record)),
             other_text=_join(_other_texts(record)),
             doc=doc,
+            keys=sorted(group_keys(record)),
         )
 
-    def record_columns(self, num: int) -> tuple[object, ...]:
+    def record_columns(self, num: int, seq: int) -> tuple[object, ...]:
         starts = [start for start, _ in self.times]
         ends = [end for _, end in self.times]
         return (
@@ -360,6 +436,7 @@ class _Row(msgspec.Struct, frozen=True):
             max(ends, default=None),
             len(self.times),
             len(self.boxes),
+            seq,
         )
 
     def text_columns(self, num: int) -> tuple[object, ...]:
@@ -369,20 +446,32 @@ class _Row(msgspec.Struct, frozen=True):
         return (*self.text_columns(num), self.doc)
 
 
-def _known(conn: sqlite3.Connection, ids: list[str]) -> list[tuple[int, int]]:
-    """``(num, n_boxes)`` of the records among ``ids`` that are indexed."""
-    return conn.execute(
-        "SELECT num, n_boxes FROM records WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
-    ).fetchall()
+class _Indexed(NamedTuple):
+    """What a write needs to know of a record already indexed."""
+
+    num: int
+    n_boxes: int
+    seq: int
 
 
-def _remove(conn: sqlite3.Connection, known: list[tuple[int, int]]) -> None:
-    """Delete records with everything indexed about them."""
-    boxes = json.dumps([num << _BOX_BITS | k for num, n_boxes in known for k in range(n_boxes)])
-    nums = json.dumps([num for num, _ in known])
+def _known(conn: sqlite3.Connection, ids: list[str]) -> dict[str, _Indexed]:
+    """The records among ``ids`` that are indexed, by id."""
+    sql = "SELECT id, num, n_boxes, seq FROM records WHERE id IN (SELECT value FROM json_each(?))"
+    return {row[0]: _Indexed(*row[1:]) for row in conn.execute(sql, (json.dumps(ids),))}
+
+
+def _keys_of(conn: sqlite3.Connection, nums: Iterable[int]) -> set[str]:
+    """The group keys the records ``nums`` hold."""
+    return {key for _, key in conn.execute(_KEYS_HELD, (json.dumps(list(nums)),))}
+
+
+def _remove(conn: sqlite3.Connection, known: dict[str, _Indexed]) -> None:
+    """Delete records with everything indexed about them (their duplicates are left to ``_regroup``)."""
+    boxes = json.dumps([r.num << _BOX_BITS | k for r in known.values() for k in range(r.n_boxes)])
+    nums = json.dumps([r.num for r in known.values()])
     conn.execute("DELETE FROM record_boxes WHERE id IN (SELECT value FROM json_each(?))", (boxes,))
     conn.execute(_DELETE_TEXT, (nums,))
-    for table in ("record_times", "documents", "records"):
+    for table in ("record_times", "record_keys", "documents", "records"):
         conn.execute(f"DELETE FROM {table} WHERE num IN (SELECT value FROM json_each(?))", (nums,))
 
 
@@ -396,6 +485,118 @@ def _insert_extents(conn: sqlite3.Connection, numbered: list[tuple[int, _Row]]) 
         "INSERT OR IGNORE INTO record_times VALUES (?, ?, ?)",
         ((num, start, end) for num, row in numbered for start, end in row.times),
     )
+
+
+# --- duplicate groups ---------------------------------------------------------------------------
+
+
+def _add_groups(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2: the group columns and table, the keys of every stored document, their groups.
+    Version 1 kept no first ``num``, so the indexing order of a migrated file is the order its records
+    were last written in: the best it knows."""
+    for statement in _statements(_GROUPS):
+        conn.execute(statement)
+    conn.execute("UPDATE records SET seq = num")
+    docs = conn.execute("SELECT r.num, r.source_id, d.doc FROM records AS r JOIN documents AS d USING (num)")
+    conn.executemany(
+        _INSERT_KEY,
+        ((key, source_id, num) for num, source_id, doc in docs for key in group_keys(from_json(doc))),
+    )
+    _regroup(conn, _linked(conn, {key for (key,) in conn.execute("SELECT DISTINCT key FROM record_keys")}))
+
+
+def _linking(conn: sqlite3.Connection, keys: Iterable[str]) -> set[str]:
+    """The keys among ``keys`` that link records: those held by two sources or more. A key held by one
+    source only never groups its records, and is never followed: one source's thousands of records
+    sharing a project URI cost a write no more than one record."""
+    return {key for (key,) in conn.execute(_LINKING, (json.dumps(list(keys)),))}
+
+
+def _linked(conn: sqlite3.Connection, keys: set[str]) -> set[int]:
+    """The records linked to ``keys``, directly or through other records' keys, by linking keys: all
+    the records whose groups a change of who holds ``keys`` may change."""
+    nums: set[int] = set()
+    seen: set[str] = set()
+    while keys := keys - seen:
+        seen |= keys
+        found = {num for (num,) in conn.execute(_HOLDERS, (json.dumps(list(_linking(conn, keys))),))} - nums
+        nums |= found
+        keys = _keys_of(conn, found)
+    return nums
+
+
+def _regroup(conn: sqlite3.Connection, nums: set[int]) -> None:
+    """Evaluate again the groups of the records ``nums`` (whole linked sets: what ``_linked`` found
+    before and after a change) and write the ``duplicate_of`` that changed. Evaluated in indexing
+    order and whole, the groups are those an evaluation of the whole index would make, whatever the
+    order of the writes that led to it."""
+    if not nums:
+        return
+    params = (json.dumps(list(nums)),)
+    held: dict[int, set[str]] = {}
+    for num, key in conn.execute(_KEYS_HELD, params):
+        held.setdefault(num, set()).add(key)
+    linking = _linking(conn, {key for keys in held.values() for key in keys})
+    sql = """
+        SELECT num, source_id, duplicate_of FROM records WHERE num IN (SELECT value FROM json_each(?))
+        ORDER BY seq
+    """
+    records = conn.execute(sql, params).fetchall()
+    primaries = _primaries([(source_id, held.get(num, set()) & linking) for num, source_id, _ in records])
+    primary_of = {records[duplicate][0]: records[primary][0] for duplicate, primary in primaries.items()}
+    changed = [(primary_of.get(num), num) for num, _, current in records if primary_of.get(num) != current]
+    conn.executemany("UPDATE records SET duplicate_of = ? WHERE num = ?", changed)
+
+
+def _primaries(records: list[tuple[str, set[str]]]) -> dict[int, int]:
+    """``duplicate -> primary``, as positions in ``records``: ``(source_id, linking keys)`` in indexing
+    order.
+
+    Each record joins a group holding one of its keys that has no record of its source (for each key,
+    the first group to have come to hold it; of those, the earliest), or starts a group. The other
+    groups it so links merge into that one when they have no source in common with it, so a resource
+    published by three sources is one group whichever pair was indexed first. A cursor per key and
+    source passes each group once: a group that has a source keeps it, so it never takes that
+    source's records again. The pass stays linear when thousands of one source's records share a key.
+    """
+    merged: dict[int, int] = {}  # a group's primary -> the primary of the group it merged into
+    joined: dict[int, int] = {}  # record -> the primary of the group it joined (or itself)
+    sources: dict[int, set[str]] = {}  # a group's primary -> the sources of its records
+    keys_held: dict[int, set[str]] = {}  # a group's primary -> the keys of its records
+    holding: dict[str, list[int]] = {}  # key -> the groups holding it, in the order they came to
+    cursors: dict[tuple[str, str], int] = {}  # (key, source) -> first place in holding[key] to look
+
+    def open_group(key: str, source_id: str) -> int | None:
+        groups = holding.get(key, [])
+        at = cursors.get((key, source_id), 0)
+        while at < len(groups) and (groups[at] in merged or source_id in sources[groups[at]]):
+            at += 1
+        cursors[key, source_id] = at
+        return groups[at] if at < len(groups) else None
+
+    def hold(group: int, keys: set[str]) -> None:
+        for key in keys - keys_held[group]:
+            holding.setdefault(key, []).append(group)
+        keys_held[group] |= keys
+
+    def head(group: int) -> int:
+        while group in merged:
+            group = merged[group]
+        return group
+
+    for position, (source_id, keys) in enumerate(records):
+        linked = sorted({group for key in keys if (group := open_group(key, source_id)) is not None})
+        target = linked[0] if linked else position
+        sources.setdefault(target, set()).add(source_id)
+        keys_held.setdefault(target, set())
+        hold(target, keys)
+        for other in linked[1:]:
+            if sources[target].isdisjoint(sources[other]):
+                merged[other] = target
+                sources[target] |= sources.pop(other)
+                hold(target, keys_held.pop(other))
+        joined[position] = target
+    return {position: head(group) for position, group in joined.items() if head(group) != position}
 
 
 def _join(texts: Iterable[str | None]) -> str:
@@ -517,9 +718,10 @@ class _Plan(msgspec.Struct):
     tables: str
     key: str  # the expression of a candidate's record number
     params: dict[str, object]
-    where: list[str] = []
+    where: list[str] = []  # the query's criteria
     order: str = ""
     fts: bool = False  # the FTS matches drive the query
+    hide_duplicates: bool = False
 
     @classmethod
     def of(cls, query: Query) -> _Plan:
@@ -537,6 +739,9 @@ class _Plan(msgspec.Struct):
                 raise QueryError(f"unknown property {name!r}; known: {', '.join(EQUALITY_PROPERTIES)}")
             plan._equal(_PROPERTY_COLUMNS[name], values)
         plan.order = _order(query, by_index=not (plan.where or query.q))
+        # Apart from ``where``, which decides whether a sort index is walked and how matches are counted:
+        # a test of the record row, which every plan reads for each candidate anyway, changes neither.
+        plan.hide_duplicates = not query.ids
         return plan
 
     @classmethod
@@ -593,7 +798,8 @@ class _Plan(msgspec.Struct):
 
     def run(self, conn: sqlite3.Connection, limit: int, offset: int) -> tuple[list[int], int]:
         """The record numbers of the page, and how many records match in all."""
-        where = f" WHERE {' AND '.join(self.where)}" if self.where else ""
+        conditions = [*self.where, "r.duplicate_of IS NULL"] if self.hide_duplicates else self.where
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         page = f"FROM {self.tables}{where} ORDER BY {self.order} LIMIT :limit OFFSET :offset"
         params = {**self.params, "limit": limit, "offset": offset}
         if self.fts and self.where:
@@ -605,10 +811,16 @@ class _Plan(msgspec.Struct):
             nums = [num for (num,) in conn.execute(f"SELECT r.num {page}", params)]
             if len(nums) < limit and (nums or offset == 0):
                 return nums, offset + len(nums)
-        if self.fts and not self.where:
-            counted = "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH :match"
-        else:
+        # Without criteria a query names no ids, so duplicates are left out of the counts below.
+        if self.where:
             counted = f"SELECT count(*) FROM {self.tables}{where}"
+        elif self.fts:  # no record row is read: each match is looked up among the (few) duplicates instead
+            counted = (
+                "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH :match"
+                f" AND +rowid NOT IN ({_DUPLICATES})"
+            )
+        else:  # a whole table is counted from its b-tree without reading the rows a test would read
+            counted = f"SELECT (SELECT count(*) FROM records) - (SELECT count(*) FROM ({_DUPLICATES}))"
         return nums, conn.execute(counted, self.params).fetchone()[0]
 
 
