@@ -46,7 +46,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from catalogue.geojson import to_geojson
+from catalogue.geojson import external_ids, to_geojson
 from catalogue.query import (
     EQUALITY_PROPERTIES,
     SORTABLES,
@@ -186,22 +186,34 @@ class TerracatProvider(BaseProvider):
         if record is None or not self._in_collection(record):
             raise ProviderItemNotFoundError(user_msg=f"no record {identifier!r} in this collection")
         feature = to_geojson(record)
-        feature["links"].extend(self._group_links(record.id))
+        self._add_group(feature, record.id)
         return feature
 
-    def _group_links(self, record_id: str) -> list[Json]:
-        """Links between the copies of one dataset published by several sources: the primary (the one
-        searches return) lists its duplicates (``rel=duplicate``), a duplicate names its primary
-        (``rel=canonical``)."""
+    def _add_group(self, feature: Json, record_id: str) -> None:
+        """The copies of one dataset published by several sources. The primary (the one searches
+        return) links its duplicates (``rel=duplicate``) and carries their identifiers in
+        ``externalIds``, each copy's own id under its source's name: a client holding any source's
+        identifier finds the dataset. A duplicate names its primary (``rel=canonical``)."""
         group = self.store.group(record_id)
         if len(group) < 2:
-            return []
+            return
         base = f"{self.collection_url}/items/" if self.collection_url else ""
         if group[0] != record_id:
-            return [{"rel": "canonical", "type": "application/geo+json", "href": base + group[0]}]
-        return [
-            {"rel": "duplicate", "type": "application/geo+json", "href": base + other} for other in group[1:]
-        ]
+            feature["links"].append(
+                {"rel": "canonical", "type": "application/geo+json", "href": base + group[0]}
+            )
+            return
+        known = feature["properties"]["externalIds"]
+        for other in group[1:]:
+            feature["links"].append(
+                {"rel": "duplicate", "type": "application/geo+json", "href": base + other}
+            )
+            copy = self.store.get(other)
+            for entry in (
+                [*external_ids(copy), {"scheme": copy.source_id, "value": copy.native_id}] if copy else []
+            ):
+                if entry not in known:
+                    known.append(entry)
 
     def _search(self, query: Query) -> SearchResult:
         try:

@@ -318,7 +318,7 @@ sources:
 SHARED = {
     "b2find__bbox_2ea750c6-4354-5f0a-9b67-2275d922d06f.xml": "doi:10.16904/14",
     "pygeometa__707a02ac-9240-4a2d-afbd-395b69756534.xml": "doi:10.20387/bonares-1naq-dvww",
-    "geonetwork__urnHMAEUMM02AVHxxx1B.xml": "urn:hma:EUM:M02::AVHxxx1B",
+    "geonetwork__urnHMAEUMM02AVHxxx1B.xml": "urn:HMA:EUM:M02::AVHxxx1B",
 }
 
 
@@ -359,7 +359,7 @@ def test_group_links_in_the_api(tmp_path: Path, demo_records: Path) -> None:
 
     shutil.copytree(demo_records, tmp_path / "alpha")
     (tmp_path / "beta").mkdir()
-    name = next(iter(SHARED))
+    name = "geonetwork__urnHMAEUMM02AVHxxx1B.xml"
     shutil.copy(demo_records / name, tmp_path / "beta" / name)
     (tmp_path / "terracat.yaml").write_text(TWO_SOURCES, encoding="utf-8")
     settings = load(tmp_path / "terracat.yaml")
@@ -376,4 +376,6 @@ def test_group_links_in_the_api(tmp_path: Path, demo_records: Path) -> None:
         copied = requests.get(f"{items}/{copy}", params={"f": "json"}, timeout=30).json()
 
     assert [link["href"] for link in shown["links"] if link["rel"] == "duplicate"] == [f"{items}/{copy}"]
+    # the copy's own identifier, under its source's name: the dataset is found through externalIds
+    assert {"scheme": "beta", "value": "urn:HMA:EUM:M02::AVHxxx1B"} in shown["properties"]["externalIds"]
     assert [link["href"] for link in copied["links"] if link["rel"] == "canonical"] == [f"{items}/{primary}"]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from harvester import http as http_module
 from harvester.http import HttpClient
 from harvester.protocols import ListingError
 from harvester.source import Source
@@ -73,3 +74,17 @@ def test_only_http_urls_are_requested(faulty: FaultServer) -> None:
         client.get("file:///etc/passwd")
     assert str(error.value).endswith("only http and https URLs are harvested")
     assert faulty.requests == []
+
+
+def test_polite_delay_spaces_the_requests(faulty: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests in a row: the second waits out what remains of the source's delay."""
+    pauses: list[float] = []
+    monkeypatch.setattr(http_module.time, "sleep", pauses.append)
+    faulty.respond = lambda index, request: (200, b"ok", {"Content-Type": "text/plain"})
+
+    with HttpClient(source(faulty.url, delay=5.0), accept="*/*") as client:
+        client.post(faulty.url, b"", "text/plain")
+        client.post(faulty.url, b"", "text/plain")
+
+    assert len(pauses) == 1 and 4.0 < pauses[0] <= 5.0
+    assert len(faulty.requests) == 2
