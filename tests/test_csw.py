@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -376,3 +377,98 @@ def test_unsupported_format_is_refused() -> None:
         str(error) == "CSW source test-csw: format 'datacite' has no CSW outputSchema"
         " (supported: dc, iso19115-3, iso19139)"
     )
+
+
+# --- CSW 3.0, ISO 19115-3 and incremental requests ---------------------------------------------------
+
+CSW30_NS = "http://www.opengis.net/cat/csw/3.0"
+MDB_NS = "http://standards.iso.org/iso/19115/-3/mdb/2.0"
+ISO19115_3_RESPONSE = (
+    Path(__file__).parent / "data" / "iso19115-3" / "pycsw__iso19115p3__post_GetRecords-all.xml"
+)
+
+
+def test_csw_30_lists_the_same_records_as_202(pycsw_server: PycswServer) -> None:
+    pages_202, error_202 = harvest(source(pycsw_server.url, page_size=7))
+    pages_30, error_30 = harvest(source(pycsw_server.url, page_size=7, version="3.0.0"))
+
+    assert error_202 is None and error_30 is None
+    ids_30 = [record.native_id for page in pages_30 for record in page.records]
+    assert ids_30 == [record.native_id for page in pages_202 for record in page.records]
+    assert ids_30 == sorted(pycsw_server.identifiers)
+    assert [page.matched for page in pages_30] == [pycsw_server.count] * len(pages_30)
+    assert pages_30[-1].checkpoint == {"start": 34, "format": "iso19139", "sort": True, "since": None}
+
+
+def test_csw_30_request_and_its_modified_constraint(faulty: FaultServer) -> None:
+    faulty.respond = lambda index, request: (500, b"", {})
+    pages, _ = harvest_since(source(faulty.url, version="3.0.0"), "2024-05-01T00:00:00Z")
+
+    root = etree.fromstring(faulty.requests[0].body)
+    fes = "http://www.opengis.net/fes/2.0"
+    assert (root.tag, root.get("version"), root.get("resultType")) == (
+        f"{{{CSW30_NS}}}GetRecords",
+        "3.0.0",
+        None,
+    )
+    condition = root.find(f"{{{CSW30_NS}}}Query/{{{CSW30_NS}}}Constraint/{{{fes}}}Filter/*")
+    assert condition.tag == f"{{{fes}}}PropertyIsGreaterThanOrEqualTo"
+    assert [child.text for child in condition] == ["apiso:Modified", "2024-05-01T00:00:00Z"]
+    assert (
+        root.find(f".//{{{fes}}}SortBy/{{{fes}}}SortProperty/{{{fes}}}ValueReference").text == "dc:identifier"
+    )
+    assert pages == []
+
+
+def harvest_since(src: Source, since: str) -> tuple[list[Page], ListingError | None]:
+    pages: list[Page] = []
+    try:
+        pages.extend(CSW(src, since=since).pages())
+    except ListingError as exc:
+        return pages, exc
+    return pages, None
+
+
+def test_iso19115_3_output_schema_is_asked_and_read(faulty: FaultServer) -> None:
+    """A real pycsw answer in ISO 19115-3 (mdb): each record is split out under its metadataIdentifier."""
+    faulty.respond = lambda index, request: (
+        200,
+        ISO19115_3_RESPONSE.read_bytes(),
+        {"Content-Type": "text/xml"},
+    )
+
+    pages, error = harvest(source(faulty.url, format="iso19115-3"))
+
+    assert error is None
+    root = etree.fromstring(faulty.requests[0].body)
+    assert root.get("outputSchema") == MDB_NS
+    assert root.find("csw:Query", NS).get("typeNames") == "mdb:MD_Metadata"
+    records = pages[0].records
+    assert pages[0].matched == len(records) == 4
+    assert {record.format for record in records} == {"iso19115-3"}
+    assert all(etree.QName(record.element).namespace == MDB_NS for record in records)
+    assert all(record.native_id for record in records)
+
+
+def test_a_refused_modified_constraint_falls_back_to_a_full_listing(faulty: FaultServer) -> None:
+    refusal = (
+        b'<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" version="1.0.0"><ows:Exception '
+        b'exceptionCode="InvalidParameterValue" locator="constraint"><ows:ExceptionText>Invalid Filter '
+        b"query: unknown queryable apiso:Modified</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"
+    )
+    faulty.respond = lambda index, request: (
+        (400, refusal, {"Content-Type": "text/xml"})
+        if b"apiso:Modified" in request.body
+        else xml("geonetwork__getRecords.xml")
+    )
+    protocol = CSW(source(faulty.url), since="2024-05-01T00:00:00Z")
+
+    pages = list(protocol.pages())
+
+    assert [record.native_id for page in pages for record in page.records] == GEONETWORK_IDS
+    assert pages[0].notes == [
+        "the server refused the modification-date constraint (InvalidParameterValue at constraint: Invalid "
+        "Filter query: unknown queryable apiso:Modified); listing every record"
+    ]
+    assert protocol.filtered is False  # a complete listing: the run may delete what it did not see
+    assert [b"SortBy" in r.body for r in faulty.requests] == [True, True]

@@ -7,6 +7,7 @@ and every harvested record must equal, field by field, the record read from the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -21,7 +22,7 @@ from harvester.raw import RawRecord
 from harvester.run import HarvestRun, RunSummary
 from harvester.source import Source
 from tests.fixtures.fault_server import FaultServer, xml
-from tests.fixtures.pycsw_server import PycswServer
+from tests.fixtures.pycsw_server import DEMO_ISO19139, PycswServer
 
 
 def csw_source(url: str, page_size: int) -> Source:
@@ -133,3 +134,17 @@ def test_source_credentials_and_tokens_are_not_published(tmp_path: Path, pycsw_s
     _, records, _ = harvest(tmp_path, csw_source(url, 100))
     assert records
     assert {r.provenance.source_url for r in records.values() if r.provenance} == {pycsw_server.url}
+
+
+def test_a_server_without_iso_is_harvested_in_dublin_core(
+    tmp_path: Path, pycsw_factory: Callable[..., PycswServer]
+) -> None:
+    """pycsw without its ISO profile refuses the ISO outputSchema: the run harvests its csw:Record
+    instead, through the Dublin Core crosswalk, and says so."""
+    server = pycsw_factory(sorted(DEMO_ISO19139.glob("pycsw__*.xml")), profiles=())
+    summary, records, _ = harvest(tmp_path, csw_source(server.url, 10))
+
+    assert summary.status == "succeeded" and summary.counts["added"] == len(server.identifiers)
+    assert {r.native_id for r in records.values()} == set(server.identifiers)
+    assert {r.provenance.native_format for r in records.values() if r.provenance} == {"dc"}
+    assert all(r.title.text for r in records.values())
