@@ -9,12 +9,14 @@ slows down on purpose. Each case checks the catalogue afterwards, not only the r
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -29,6 +31,7 @@ from harvester.ledger import Ledger
 from harvester.run import HarvestRun, RunSummary
 from harvester.source import Source
 from tests.fixtures.fault_server import FaultServer, Received, Reply
+from tests.fixtures.oai_server import DATA, OaiServer, records
 from tests.fixtures.pycsw_server import PycswServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +70,8 @@ def indexed_files(ledger: Ledger, summary: RunSummary) -> dict[str, str]:
 
 def catalogue(store: Store, source_id: str) -> dict[str, Record]:
     """The source's records without what differs between two harvests (when and from where)."""
-    records = store.search(Query(limit=10_000, properties={"source": source_id})).records
+    records = store.search(Query(limit=10_000, properties={"source": [source_id]})).records
+    assert len(records) == store.count(source_id), "a duplicate or a lost record in the comparison"
     return {r.id: msgspec.structs.replace(r, provenance=None) for r in records}
 
 
@@ -379,3 +383,70 @@ def test_group_links_in_the_api(tmp_path: Path, demo_records: Path) -> None:
     # the copy's own identifier, under its source's name: the dataset is found through externalIds
     assert {"scheme": "beta", "value": "urn:HMA:EUM:M02::AVHxxx1B"} in shown["properties"]["externalIds"]
     assert [link["href"] for link in copied["links"] if link["rel"] == "canonical"] == [f"{items}/{primary}"]
+
+
+# --- OAI-PMH faults midway through a full listing: nothing lost, nothing deleted, then resumed -------
+
+OAI_RECORDS = DATA / "oai" / "pyoai__fake2_00002.xml"  # 81 real DSpace records, 2 of them deleted
+
+
+def _third_page(
+    fault: Callable[[dict[str, str], Reply], Reply],
+) -> Callable[[int, dict[str, str], Reply], Reply]:
+    """A script that spoils the answer to the third ListRecords request with ``fault``."""
+    seen = []
+
+    def script(index: int, params: dict[str, str], reply: Reply) -> Reply:
+        if params.get("verb") != "ListRecords":
+            return reply
+        seen.append(index)
+        return fault(params, reply) if len(seen) == 3 else reply
+
+    return script
+
+
+def _repeat_token(params: dict[str, str], reply: Reply) -> Reply:
+    status, body, headers = reply
+    sent = params["resumptionToken"].encode()
+    return (
+        status,
+        re.sub(rb"(<resumptionToken[^>]*>)[^<]+(</resumptionToken>)", rb"\g<1>" + sent + rb"\2", body),
+        headers,
+    )
+
+
+OAI_FAULTS = {
+    "http-500": (
+        lambda params, reply: (500, b"Internal Server Error", {"Content-Type": "text/plain"}),
+        "HTTP 500",
+    ),
+    "truncated-page": (lambda params, reply: (reply[0], reply[1][: len(reply[1]) // 2], reply[2]), "not XML"),
+    "malformed-xml": (lambda params, reply: (200, b"<OAI-PMH><ListRecords><record>", reply[2]), "not XML"),
+    "repeated-token": (_repeat_token, "repeats the one just sent"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(OAI_FAULTS))
+def test_oai_fault_midway_loses_and_deletes_nothing_then_resumes(
+    tmp_path: Path, oai_server: Callable[..., OaiServer], fault: str
+) -> None:
+    server = oai_server(records(OAI_RECORDS), page_size=10)
+    src = Source(
+        id="dspace", pole="ODATIS", protocol="oai-pmh", url=server.url, format="dc", retries=0, timeout=5
+    )
+    store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
+    ledger = Ledger(tmp_path / "harvest.db")
+    first = HarvestRun(src, store, ledger).execute()
+    before = catalogue(store, "dspace")
+    spoil, message = OAI_FAULTS[fault]
+    server.script = _third_page(spoil)
+
+    failed = HarvestRun(src, store, ledger, full=True).execute()
+
+    assert first.status == "succeeded" and len(before) == first.counts["added"] > 50
+    assert failed.status == "failed" and message in (failed.error or "")
+    assert failed.counts["deleted"] == 0 and catalogue(store, "dspace") == before
+    server.script = None
+    resumed = HarvestRun(src, store, ledger, full=True).execute()
+    assert resumed.status == "succeeded" and resumed.resumed_from == failed.run_id
+    assert resumed.counts["deleted"] == 0 and catalogue(store, "dspace") == before
