@@ -20,6 +20,7 @@ from catalogue.store import Store, open_store
 from harvester.ledger import Ledger
 from harvester.run import HarvestRun, Progress, RunSummary
 from harvester.source import Source
+from thesaurus import Thesaurus
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo" / "terracat.yaml"
 
@@ -82,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("sources", _sources, "list the configured sources with their indexed record counts")
     sub.add_argument("--config", default=default_config)
 
+    sub = command(
+        "unmapped", _unmapped, "keywords no thesaurus concept matched, most frequent first, per source"
+    )
+    sub.add_argument("--config", default=default_config)
+    sub.add_argument("source", nargs="?", metavar="SOURCE_ID")
+    sub.add_argument("--limit", type=int, default=50)
+
     sub = command("runs", _runs, "show the latest harvest runs")
     sub.add_argument("--config", default=default_config)
     sub.add_argument("source", nargs="?", metavar="SOURCE_ID")
@@ -135,6 +143,7 @@ def harvest(
                 progress=progress,
                 full=full,
                 confirm_delete=confirm_delete,
+                thesaurus=thesaurus,
             ).execute()
 
         summary = _with_progress(source, execute) if len(sources) == 1 else execute(None)
@@ -142,6 +151,7 @@ def harvest(
             print(summary.line(), flush=True)
         return summary
 
+    thesaurus = load_thesaurus(settings)
     with open_store(settings.store) as store:
         ledger = Ledger(options.ledger)
         try:
@@ -149,6 +159,14 @@ def harvest(
                 return list(pool.map(lambda source: run(source, store, ledger), sources))
         finally:
             ledger.close()
+
+
+def load_thesaurus(settings: config.Settings) -> Thesaurus | None:
+    """The configured vocabularies, read once per process (their compiled index is cached beside the
+    ledger, so only a changed file is parsed again)."""
+    if not settings.thesauri:
+        return None
+    return Thesaurus.load(settings.thesauri, cache_dir=Path(settings.harvest.ledger).parent / "thesauri")
 
 
 def _with_progress(source: Source, run: Callable[[Progress | None], RunSummary]) -> RunSummary:
@@ -198,6 +216,20 @@ def _sources(args: argparse.Namespace) -> int:
             where = s.url or s.path
             state = "" if s.enabled else " (disabled)"
             print(f"{s.id}\t{s.pole}\t{s.protocol}/{s.format}\t{store.count(s.id)} records\t{where}{state}")
+    return 0
+
+
+def _unmapped(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    if args.source:
+        settings.source(args.source)
+    ledger = Ledger(settings.harvest.ledger)
+    try:
+        for source_id, label, thesaurus, count in ledger.unmapped(args.source, limit=args.limit):
+            cited = f"\t({thesaurus})" if thesaurus else ""
+            print(f"{count}\t{source_id}\t{label}{cited}")
+    finally:
+        ledger.close()
     return 0
 
 

@@ -65,6 +65,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     )
     server: ServerSettings = ServerSettings()
     harvest: HarvestSettings = HarvestSettings()
+    thesauri: list[str] = []  # SKOS vocabulary files that keywords are matched against
     sources: list[Source] = []
 
     def source(self, source_id: str) -> Source:
@@ -98,7 +99,12 @@ def load(path: str | Path) -> Settings:
     except msgspec.ValidationError as exc:
         raise _located(file, lines, str(exc)) from None
     _check(settings, file, lines)
-    return _resolve_paths(settings, file.parent.resolve())
+    settings = _resolve_paths(settings, file.parent.resolve())
+    for i, thesaurus in enumerate(settings.thesauri):
+        if not Path(thesaurus).is_file():
+            key = ("thesauri", i)
+            raise ConfigError(file, _line(lines, key), _dotted(key), f"no such file: {thesaurus}")
+    return settings
 
 
 def _plain(
@@ -190,4 +196,5 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         msgspec.structs.replace(s, path=absolute(s.path)) if s.path is not None else s
         for s in settings.sources
     ]
-    return msgspec.structs.replace(settings, store=store, harvest=harvest, sources=sources)
+    thesauri = [absolute(path) for path in settings.thesauri]
+    return msgspec.structs.replace(settings, store=store, harvest=harvest, thesauri=thesauri, sources=sources)

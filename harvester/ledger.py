@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS listings (  -- a listing under way or interrupted, on
     checkpoint TEXT,                 -- JSON: where to continue after the last committed page
     received INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS unmapped (  -- keywords of indexed records that no thesaurus concept matched
+    source_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    thesaurus TEXT NOT NULL          -- the thesaurus the record cites for it; '' for a free keyword
+);
+CREATE INDEX IF NOT EXISTS unmapped_record ON unmapped (record_id);
+CREATE INDEX IF NOT EXISTS unmapped_source ON unmapped (source_id, label);
 CREATE TABLE IF NOT EXISTS seen (     -- the records the open listing of a source has seen so far
     source_id TEXT NOT NULL,
     record_id TEXT NOT NULL,
@@ -302,13 +310,17 @@ class Ledger:
         removed: Iterable[str] = (),
         checkpoint: dict[str, Any] | None = None,
         received: int = 0,
+        unmapped: Iterable[tuple[str, str, str]] = (),
     ) -> None:
         """Commit one batch in one transaction: the raw bytes of added/updated records (record id, ledger
         key, raw; ``known`` returns them by that key), the statuses, the raw records of ``removed``
         records forgotten, and for the source's open listing the records it has seen, how many it
         received and the checkpoint after the batch. A run killed at any moment therefore resumes from
-        a checkpoint whose records are all committed."""
+        a checkpoint whose records are all committed. ``unmapped`` (record id, label, cited thesaurus)
+        replaces what was reported for the changed records."""
         events = list(events)
+        changed = list(changed)
+        removed = list(removed)
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO raw_records"
@@ -330,6 +342,15 @@ class Ledger:
             )
             db.executemany("DELETE FROM raw_records WHERE record_id = ?", [(rid,) for rid in removed])
             db.executemany(
+                "DELETE FROM unmapped WHERE record_id = ?",
+                [(rid,) for rid in removed + [c[0] for c in changed]],
+            )
+            db.executemany(
+                "INSERT INTO unmapped (source_id, record_id, label, thesaurus)"
+                " SELECT source_id, ?, ?, ? FROM raw_records WHERE record_id = ?",
+                [(rid, label, thesaurus, rid) for rid, label, thesaurus in unmapped],
+            )
+            db.executemany(
                 "INSERT INTO record_events (run_id, record_id, locator, status, code, message)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, e.record_id, e.locator, e.status, e.code, e.message) for e in events],
@@ -344,6 +365,17 @@ class Ledger:
                     " checkpoint = coalesce(?, checkpoint) WHERE source_id = ?",
                     (received, None if checkpoint is None else msgspec.json.encode(checkpoint), source_id),
                 )
+
+    def unmapped(self, source_id: str | None = None, limit: int = 50) -> list[tuple[str, str, str, int]]:
+        """The keywords no thesaurus concept matched, most frequent first: (source, label, cited
+        thesaurus, number of records), for pole administrators to curate the thesaurus."""
+        sql = "SELECT source_id, label, thesaurus, count(*) AS n FROM unmapped"
+        args: tuple[object, ...] = ()
+        if source_id:
+            sql += " WHERE source_id = ?"
+            args = (source_id,)
+        sql += " GROUP BY source_id, label, thesaurus ORDER BY n DESC, source_id, label LIMIT ?"
+        return [tuple(row) for row in self._db.execute(sql, (*args, limit))]  # type: ignore[misc]
 
     # listings -------------------------------------------------------------------------------------
 

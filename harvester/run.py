@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -43,6 +43,9 @@ from harvester.parallel import Crosswalker, Outcome, default_workers
 from harvester.protocols import ListingError, Page
 from harvester.raw import RawRecord
 from harvester.source import Source
+
+if TYPE_CHECKING:
+    from thesaurus import Thesaurus
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ class HarvestRun:
         progress: Progress | None = None,
         full: bool = False,
         confirm_delete: bool = False,
+        thesaurus: Thesaurus | None = None,
     ):
         self.source = source
+        self.thesaurus = thesaurus
         self.full = full
         self.confirm_delete = confirm_delete
         self.store = store
@@ -319,6 +324,9 @@ class HarvestRun:
         if previous is not None and previous.record_id == record.id and previous.digest == raw.digest:
             return batch.event(Event(record.id, raw.locator, "unchanged"))
         status = "updated" if record.id in state.indexed else "added"
+        if self.thesaurus is not None:
+            record, unmapped = self.thesaurus.enrich(record)
+            batch.unmapped.extend((record.id, k.label, k.thesaurus or "") for k in unmapped)
         batch.records.append(self._stamped(record))
         batch.raws.append((record.id, key, raw))
         return batch.event(Event(record.id, raw.locator, status, None, "; ".join(record.warnings) or None))
@@ -367,6 +375,7 @@ class _Batch:
     seen: list[str] = field(default_factory=list)  # ids of the records the listing gave in this batch
     received: int = 0
     checkpoint: dict[str, Any] | None = None  # the protocol's checkpoint after the last complete page
+    unmapped: list[tuple[str, str, str]] = field(default_factory=list)  # (record id, keyword, thesaurus)
 
     def event(self, event: Event) -> str:
         self.events.append(event)
@@ -426,6 +435,7 @@ class _Writer:
             removed=batch.deletions,
             checkpoint=batch.checkpoint,
             received=batch.received,
+            unmapped=batch.unmapped,
         )
         return changes
 

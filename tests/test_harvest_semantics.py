@@ -450,3 +450,31 @@ def test_oai_fault_midway_loses_and_deletes_nothing_then_resumes(
     resumed = HarvestRun(src, store, ledger, full=True).execute()
     assert resumed.status == "succeeded" and resumed.resumed_from == failed.run_id
     assert resumed.counts["deleted"] == 0 and catalogue(store, "dspace") == before
+
+
+def test_harvest_maps_keywords_to_concepts_and_reports_the_rest(folder: Settings, tmp_path: Path) -> None:
+    """With thesauri configured, indexed records carry concepts and the unmapped keywords are counted."""
+    from api.cli import load_thesaurus
+
+    thesauri = ROOT / "config" / "thesauri"
+    settings = msgspec.structs.replace(
+        folder,
+        thesauri=[
+            str(thesauri / "geonetwork__httpinspireeceuropaeutheme-theme.rdf"),
+            str(thesauri / "data-terra.ttl"),
+        ],
+    )
+    thesaurus = load_thesaurus(settings)
+    store = open_store(settings.store)
+    ledger = Ledger(settings.harvest.ledger)
+
+    summary = HarvestRun(settings.sources[0], store, ledger, thesaurus=thesaurus).execute()
+
+    assert summary.status == "succeeded"
+    records = store.search(Query(limit=1000)).records
+    concepts = {c.uri for r in records for c in r.concepts}
+    assert any(uri.startswith("http://inspire.ec.europa.eu/theme/") for uri in concepts)
+    report = ledger.unmapped("demo", limit=10_000)
+    assert report and all(source == "demo" and count >= 1 for source, _, _, count in report)
+    keywords = sum(len(r.keywords) for r in records)
+    assert sum(count for *_, count in report) < keywords  # some mapped, the rest reported
