@@ -11,8 +11,9 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from api import settings as config
@@ -219,26 +220,29 @@ def _sources(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unmapped(args: argparse.Namespace) -> int:
+@contextmanager
+def _source_ledger(args: argparse.Namespace) -> Iterator[Ledger]:
+    """The config's ledger, for a report on ``args.source`` (checked to be configured) or on all."""
     settings = config.load(args.config)
     if args.source:
         settings.source(args.source)
     ledger = Ledger(settings.harvest.ledger)
     try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _unmapped(args: argparse.Namespace) -> int:
+    with _source_ledger(args) as ledger:
         for source_id, label, thesaurus, count in ledger.unmapped(args.source, limit=args.limit):
             cited = f"\t({thesaurus})" if thesaurus else ""
             print(f"{count}\t{source_id}\t{label}{cited}")
-    finally:
-        ledger.close()
     return 0
 
 
 def _runs(args: argparse.Namespace) -> int:
-    settings = config.load(args.config)
-    if args.source:
-        settings.source(args.source)
-    ledger = Ledger(settings.harvest.ledger)
-    try:
+    with _source_ledger(args) as ledger:
         for run in ledger.runs(args.source, limit=args.limit):
             counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
             error = f" error: {run.error}" if run.error else ""
@@ -248,8 +252,6 @@ def _runs(args: argparse.Namespace) -> int:
                 f"#{run.id} {run.source_id} {run.started} {run.kind}{resumed} {run.status}"
                 f" matched={run.matched} {counts}{error}{notes}"
             )
-    finally:
-        ledger.close()
     return 0
 
 
