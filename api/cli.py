@@ -1,7 +1,7 @@
 """``terracat``: the command line of the catalogue.
 
-Exit codes: 0 success; 1 a harvest failed (the others still ran); 2 the config or the command line is
-wrong (the message names the file, line and key).
+Exit codes: 0 success; 1 a harvest failed (the others still ran), or a reindex failed or was refused;
+2 the config or the command line is wrong (the message names the file, line and key).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from pathlib import Path
 
 from api import settings as config
 from catalogue.store import Store, open_store
+from harvester.enrich import Enricher
 from harvester.ledger import Ledger
-from harvester.run import HarvestRun, Progress, RunSummary
+from harvester.reindex import reindex
+from harvester.run import HarvestRun, Progress, RunOverlap, RunSummary
 from harvester.source import Source
 from thesaurus import Thesaurus
 
@@ -72,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --full: delete unlisted records even beyond max_delete_ratio (after checking the source)",
     )
+
+    sub = command(
+        "reindex",
+        _reindex,
+        "re-normalise every record from the raw records the ledger keeps (current crosswalks and thesauri, "
+        "no network) and replace the index with them at once",
+    )
+    sub.add_argument("--config", default=default_config)
 
     sub = command("serve", _serve, "serve the catalogue as OGC API - Records")
     sub.add_argument("--config", default=default_config)
@@ -160,6 +170,30 @@ def harvest(
                 return list(pool.map(lambda source: run(source, store, ledger), sources))
         finally:
             ledger.close()
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    """Exit 1 with the reason when a harvest runs or the reindex fails (the index then stays as it was,
+    unless only the unmapped report failed after it)."""
+    settings = config.load(args.config)
+    enricher = Enricher(load_thesaurus(settings))
+    sources = {source.id: source for source in settings.sources}
+    with open_store(settings.store) as store:
+        ledger = Ledger(settings.harvest.ledger)
+        try:
+            summary = reindex(store, ledger, enricher, sources, workers=settings.harvest.workers)
+        except RunOverlap as exc:
+            print(f"error: reindex refused: {exc}; run it when the harvest has finished", file=sys.stderr)
+            return 1
+        except Exception as exc:
+            logging.getLogger(__name__).debug("reindex failed", exc_info=True)
+            print(f"error: reindex failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            ledger.close()
+    for line in summary.lines():
+        print(line)
+    return 0
 
 
 def load_thesaurus(settings: config.Settings) -> Thesaurus | None:

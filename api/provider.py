@@ -48,7 +48,6 @@ from pygeoapi.provider.base import (
 
 from catalogue.geojson import external_ids, to_geojson
 from catalogue.query import (
-    EQUALITY_PROPERTIES,
     SORTABLES,
     Query,
     QueryError,
@@ -78,11 +77,23 @@ QUERYABLES: dict[str, Json] = {
     "language": {"type": "string", "description": "language of the resource (ISO 639-1)"},
     "created": {**_DATE, "description": "resource creation date"},
     "updated": {**_DATE, "description": "metadata date stamp"},
+    "theme": {
+        "type": "string",
+        "format": "uri",
+        "description": "concept URI (Data Terra theme or any mapped vocabulary); narrower concepts match too",
+    },
+    "fair_level": {
+        "type": "string",
+        "enum": ["incomplete", "initial", "moderate", "advanced"],
+        "description": "level of the record's offline FAIR assessment",
+    },
 }
 
 # Sort keys that are not record properties: fields for pygeoapi's sortby check, not queryables.
 _SORT_ONLY: dict[str, Json] = {
-    name: {**_DATE, "description": SORTABLES[name]} for name in SORTABLES if name not in QUERYABLES
+    name: {**({"type": "integer"} if name == "fair" else _DATE), "description": SORTABLES[name]}
+    for name in SORTABLES
+    if name not in QUERYABLES
 }
 
 
@@ -104,9 +115,11 @@ _EQUALITY = {
     "pole": "pole",
     "source": "source",
     "language": "language",
+    "theme": "theme",
+    "fair_level": "fair_level",
 }
-# Parameters a fixed collection filter may set.
-FIXED_FILTERS = EQUALITY_PROPERTIES  # a collection can be fixed on any property a query tests for equality
+# Parameters a fixed collection filter may set: the single-valued record properties.
+FIXED_FILTERS = ("type", "pole", "source", "language")
 # OGC parameters our query model cannot express yet: refused rather than silently ignored.
 _UNSUPPORTED = {"externalIds": "externalIds is not supported by this catalogue yet"}
 

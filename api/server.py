@@ -15,6 +15,9 @@ What pygeoapi 0.21 needs, and how it is met here:
   with a 500. We replace the conformance view with the classes we meet, add
   ``/collections/{id}/sortables`` and fix those responses in Flask hooks on the app.
 
+Records are also served as FAIR JSON-LD (``f=jsonld``, ``Accept: application/ld+json``, embedded in
+record pages) by ``api.linked_data`` around pygeoapi.
+
 ``create_app`` returns a WSGI app with pygeoapi at ``/``; other WSGI apps (admin API, portal) are
 mounted beside it by path prefix through ``mounts``.
 """
@@ -40,6 +43,7 @@ from urllib.parse import urlsplit
 import yaml
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from api.linked_data import LinkedData
 from catalogue.query import MAX_LIMIT, SORTABLES
 from harvester.source import POLES
 
@@ -209,7 +213,7 @@ def create_app(
     with _load_lock:
         module = _load_pygeoapi(*_write_config(config, _config_dir(store_settings)))
     _extend(module)
-    return DispatcherMiddleware(module.APP, dict(mounts or {}))
+    return DispatcherMiddleware(LinkedData(module.APP, store_settings, base_url), dict(mounts or {}))
 
 
 def serve(
@@ -377,7 +381,7 @@ def sortables(api: Any, request: Any, name: str) -> tuple[dict, int, str]:
 
 
 def _sortable(field: str, meaning: str) -> Json:
-    spec: Json = {"title": field, "description": meaning, "type": "string"}
+    spec: Json = {"title": field, "description": meaning, "type": "integer" if field == "fair" else "string"}
     if field in ("updated", "created", "start", "end"):
         spec["format"] = "date-time"
     return spec

@@ -30,10 +30,12 @@ SORTABLES: dict[str, str] = {
     "start": "start of the temporal extent",
     "end": "end of the temporal extent",
     "id": "the record id",
+    "fair": "the FAIR score of the record (0-100)",
 }
 
-# Properties a query may test for equality (``property=value`` in OGC API Records).
-EQUALITY_PROPERTIES: tuple[str, ...] = ("source", "pole", "type", "language")
+# Properties a query may test for equality (``property=value`` in OGC API Records). ``theme`` is a
+# concept URI and is hierarchical: it also matches records having a narrower concept.
+EQUALITY_PROPERTIES: tuple[str, ...] = ("source", "pole", "type", "language", "theme", "fair_level")
 
 
 class Query(msgspec.Struct, kw_only=True):

@@ -60,12 +60,61 @@ class Keyword(msgspec.Struct, omit_defaults=True, kw_only=True):
 
 
 class Concept(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """A thesaurus concept a keyword was matched to (filled by ``thesaurus``, not by crosswalks)."""
+    """A thesaurus concept of the record (filled by ``thesaurus``, not by crosswalks): one a keyword
+    named, or a Data Terra theme inferred from those (``via``).
+
+    ``ancestors`` (URIs, nearest first) and ``ancestor_labels`` (their prefLabels in every language)
+    travel with the record so that the index can serve hierarchical facets and expand a search on a
+    broad concept ("aerosols") to records tagged with a narrower one, without the thesaurus at hand."""
 
     uri: str
     scheme: str | None = None
     labels: dict[str, str] = {}
     ancestors: list[str] = []
+    ancestor_labels: list[str] = []
+    via: list[str] = []  # for an inferred theme: the record's concept URIs, or "pole:<POLE>", it came from
+
+
+class Check(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """One FAIR indicator evaluated on the record (F-UJI metric or RDA indicator id)."""
+
+    id: str  # e.g. FsF-F1-01MD
+    name: str
+    passed: bool
+    reason: str  # why it passed or failed, in words an administrator can act on
+
+
+class FairReport(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The offline FAIR assessment of a record: every check, a score out of 100 and a level."""
+
+    score: int
+    level: str
+    checks: list[Check] = []
+
+
+class ShapeResult(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """One SHACL result: which profile's shape, on which property, how serious, and what to fix."""
+
+    severity: str  # violation | warning | info
+    profile: str  # dcat-ap-3 | google-dataset | data-terra
+    message: str
+    path: str | None = None  # the property (compact IRI) the result is about
+    focus: str | None = None  # the node, when not the dataset itself (a distribution, a location)
+
+
+class ValidationReport(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The SHACL validation of the record's JSON-LD against the shapes we ship."""
+
+    conforms: bool  # no violation (warnings allowed)
+    shapes: str  # version of the shapes validated against, so stale reports can be found
+    results: list[ShapeResult] = []
+
+
+class Quality(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """What the catalogue found of a record's quality when it indexed it."""
+
+    fair: FairReport | None = None
+    validation: ValidationReport | None = None
 
 
 class BBox(msgspec.Struct, array_like=True):
@@ -171,6 +220,7 @@ class Record(msgspec.Struct, omit_defaults=True, kw_only=True):
     platforms: list[str] = []
     instruments: list[str] = []
     provenance: Provenance | None = None
+    quality: Quality | None = None  # set by catalogue.quality when indexed, not by crosswalks
     warnings: list[str] = []  # what the crosswalk could not read, said once per problem
 
     @property

@@ -12,6 +12,10 @@ harvest. Records of one source never group with each other (a source may give a 
 the same DOI), so a group holds at most one record per source. Groups follow the index: a write
 re-evaluates the groups of the records it touches, a deleted primary hands over to the next record
 indexed, and an update keeps a record's place in the indexing order.
+
+Rebuilds: ``terracat reindex`` re-normalises every record and replaces the whole content with
+``rebuild``, fed from ``scan`` of the very store it replaces: a backend serves both from snapshots, so
+the catalogue never serves half of an index, and a rebuild that fails leaves the old one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -45,6 +49,18 @@ class Store(ABC):
     @abstractmethod
     def delete(self, ids: Iterable[str]) -> int:
         """Remove records by id; returns how many existed."""
+
+    @abstractmethod
+    def rebuild(self, records: Iterable[Record]) -> int:
+        """Replace the whole content of the index with ``records``, atomically; returns how many records
+        it then holds.
+
+        Until it returns, every reader (any thread, any process, the caller's own thread while it
+        produces ``records`` included) sees the old content; then the new one, never part of it. If
+        anything fails (a record the index refuses, the iterable raising midway) nothing changes.
+        The iterable's order is the new indexing order (it decides the primary of each duplicate
+        group); an id given twice is indexed once, its last version in the place of its first. It
+        is read lazily, in bounded batches: a backend never holds the whole catalogue in memory."""
 
     @abstractmethod
     def get(self, record_id: str) -> Record | None:
@@ -76,6 +92,12 @@ class Store(ABC):
     def group(self, record_id: str) -> list[str]:
         """The ids of the duplicate group of ``record_id``: its primary first, then the duplicates in
         the order they were indexed; ``[]`` when the record is in no group or is not indexed."""
+
+    @abstractmethod
+    def scan(self) -> Iterator[Record]:
+        """Every indexed record, duplicates included, in indexing order (what ``rebuild`` takes to keep
+        the duplicate groups as they are), from one snapshot taken at its first record: writes made
+        while it runs, a ``rebuild`` fed from it included, are not seen. Read in bounded batches."""
 
     @abstractmethod
     def close(self) -> None:

@@ -284,20 +284,30 @@ class Ledger:
     def raw(self, record_id: str) -> RawRecord | None:
         """The raw record last received for a record id, bytes as the source sent them."""
         row = self._db.execute(
-            "SELECT source_id, format, content, source_key, datestamp FROM raw_records WHERE record_id = ?",
+            "SELECT record_id, source_id, format, content, source_key, datestamp FROM raw_records"
+            " WHERE record_id = ?",
             (record_id,),
         ).fetchone()
-        if row is None:
-            return None
-        source_id, format_, content, source_key, datestamp = row
-        return RawRecord(
-            source_id=source_id,
-            format=format_,
-            content=zlib.decompress(content),
-            native_id=source_key,
-            datestamp=datestamp,
-            locator=record_id,
+        return None if row is None else _raw(*row)
+
+    def raw_records(self, batch_size: int = 500) -> Iterator[tuple[RawRecord, str | None]]:
+        """Every raw record held (``locator`` is its record id), in record id order, with when the run
+        that stored it started: what ``terracat reindex`` re-normalises. Read ``batch_size`` at a time,
+        each batch its own statement, so the ledger can be written between two."""
+        sql = (
+            "SELECT r.record_id, r.source_id, r.format, r.content, r.source_key, r.datestamp, runs.started"
+            " FROM raw_records AS r LEFT JOIN runs ON runs.id = r.run_id"
+            " WHERE r.record_id > ? ORDER BY r.record_id LIMIT ?"
         )
+        last = ""
+        while rows := self._db.execute(sql, (last, batch_size)).fetchall():
+            for *row, started in rows:
+                yield _raw(*row), started
+            last = rows[-1][0]
+
+    def source_ids(self) -> list[str]:
+        """Every source the ledger has a run of."""
+        return [row[0] for row in self._db.execute("SELECT DISTINCT source_id FROM runs ORDER BY source_id")]
 
     def save(
         self,
@@ -341,15 +351,7 @@ class Ledger:
                 ],
             )
             db.executemany("DELETE FROM raw_records WHERE record_id = ?", [(rid,) for rid in removed])
-            db.executemany(
-                "DELETE FROM unmapped WHERE record_id = ?",
-                [(rid,) for rid in removed + [c[0] for c in changed]],
-            )
-            db.executemany(
-                "INSERT INTO unmapped (source_id, record_id, label, thesaurus)"
-                " SELECT source_id, ?, ?, ? FROM raw_records WHERE record_id = ?",
-                [(rid, label, thesaurus, rid) for rid, label, thesaurus in unmapped],
-            )
+            _replace_unmapped(db, removed + [c[0] for c in changed], unmapped)
             db.executemany(
                 "INSERT INTO record_events (run_id, record_id, locator, status, code, message)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -365,6 +367,12 @@ class Ledger:
                     " checkpoint = coalesce(?, checkpoint) WHERE source_id = ?",
                     (received, None if checkpoint is None else msgspec.json.encode(checkpoint), source_id),
                 )
+
+    def set_unmapped(self, record_ids: Iterable[str], unmapped: Iterable[tuple[str, str, str]]) -> None:
+        """Replace what is reported for records ``record_ids`` by ``unmapped`` (record id, label, cited
+        thesaurus), in one transaction: how ``reindex`` reports what it re-normalised."""
+        with self._transaction() as db:
+            _replace_unmapped(db, list(record_ids), unmapped)
 
     def unmapped(self, source_id: str | None = None, limit: int = 50) -> list[tuple[str, str, str, int]]:
         """The keywords no thesaurus concept matched, most frequent first: (source, label, cited
@@ -430,3 +438,29 @@ class Ledger:
             )
             db.execute("DELETE FROM listings WHERE source_id = ?", (source_id,))
             db.execute("DELETE FROM seen WHERE source_id = ?", (source_id,))
+
+
+def _raw(
+    record_id: str, source_id: str, format_: str, content: bytes, source_key: str, datestamp: str | None
+) -> RawRecord:
+    return RawRecord(
+        source_id=source_id,
+        format=format_,
+        content=zlib.decompress(content),
+        native_id=source_key,
+        datestamp=datestamp,
+        locator=record_id,
+    )
+
+
+def _replace_unmapped(
+    db: sqlite3.Connection, record_ids: list[str], unmapped: Iterable[tuple[str, str, str]]
+) -> None:
+    """Forget the unmapped keywords of ``record_ids``, then add ``unmapped`` (record id, label, cited
+    thesaurus) under the source of the record's raw."""
+    db.executemany("DELETE FROM unmapped WHERE record_id = ?", [(rid,) for rid in record_ids])
+    db.executemany(
+        "INSERT INTO unmapped (source_id, record_id, label, thesaurus)"
+        " SELECT source_id, ?, ?, ? FROM raw_records WHERE record_id = ?",
+        [(rid, label, thesaurus, rid) for rid, label, thesaurus in unmapped],
+    )

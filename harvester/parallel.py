@@ -38,12 +38,17 @@ _Job = tuple[str, str, bytes, str | None, str | None, str, str | None]
 
 def default_workers(source: Source) -> int:
     """Workers pay off when records arrive faster than one core crosswalks them (~1 000 records/s):
-    from a folder, yes: one worker per core, at most 4 (beyond that the index writer is the bottleneck).
-    Over the network, no: a pole's catalogue serves far slower than that, and a worker costs a second
-    parse and the trip between processes, CPU better left to other runs (measured on a local pycsw:
-    harvest/download 1.3x in-process, 1.3-1.6x with 2 workers)."""
+    from a folder, yes (``local_workers``). Over the network, no: a pole's catalogue serves far slower
+    than that, and a worker costs a second parse and the trip between processes, CPU better left to
+    other runs (measured on a local pycsw: harvest/download 1.3x in-process, 1.3-1.6x with 2 workers)."""
     if source.protocol in protocols.NETWORK_PROTOCOLS:
         return 0
+    return local_workers()
+
+
+def local_workers() -> int:
+    """For records read from disk (a folder, the ledger in a reindex): one worker per core, at most 4
+    (beyond that the index writer is the bottleneck); none on one core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(cores, 4) if cores > 1 else 0
 

@@ -38,6 +38,7 @@ from catalogue.record import Provenance, Record
 from catalogue.store import Store
 from catalogue.urls import public_url
 from harvester import formats, protocols
+from harvester.enrich import Enricher
 from harvester.ledger import Event, Known, Ledger, Listing, utc_now
 from harvester.parallel import Crosswalker, Outcome, default_workers
 from harvester.protocols import ListingError, Page
@@ -91,6 +92,24 @@ class RunSummary:
         return text if self.status == "succeeded" else f"{text} FAILED: {self.error}"
 
 
+@contextmanager
+def source_lock(ledger: Ledger, source_id: str) -> Iterator[None]:
+    """The exclusive lock of a source's runs, a file beside the ledger (so it holds across processes);
+    ``RunOverlap`` at once when a run holds it. ``terracat reindex`` takes every source's, so that no
+    harvest writes while it rebuilds the index."""
+    path = ledger.path.parent / "locks" / f"{source_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunOverlap(f"a harvest of {source_id} is already running") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class HarvestRun:
     def __init__(
         self,
@@ -106,7 +125,7 @@ class HarvestRun:
         thesaurus: Thesaurus | None = None,
     ):
         self.source = source
-        self.thesaurus = thesaurus
+        self.enricher = Enricher(thesaurus)
         self.full = full
         self.confirm_delete = confirm_delete
         self.store = store
@@ -121,7 +140,7 @@ class HarvestRun:
         started = time.perf_counter()
         summary = RunSummary(self.source.id, None, "failed", False, None)
         try:
-            with self._lock():
+            with source_lock(self.ledger, self.source.id):
                 summary.run_id = self.ledger.start_run(self.source.id)
                 self._harvest(summary)
         except RunOverlap as exc:
@@ -140,20 +159,6 @@ class HarvestRun:
                 notes=summary.notes,
             )
         return summary
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        path = self.ledger.path.parent / "locks" / f"{self.source.id}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunOverlap(f"a harvest of {self.source.id} is already running") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _harvest(self, summary: RunSummary) -> None:
         assert summary.run_id is not None
@@ -324,9 +329,8 @@ class HarvestRun:
         if previous is not None and previous.record_id == record.id and previous.digest == raw.digest:
             return batch.event(Event(record.id, raw.locator, "unchanged"))
         status = "updated" if record.id in state.indexed else "added"
-        if self.thesaurus is not None:
-            record, unmapped = self.thesaurus.enrich(record)
-            batch.unmapped.extend((record.id, k.label, k.thesaurus or "") for k in unmapped)
+        record, unmapped = self.enricher.enrich(record)
+        batch.unmapped.extend((record.id, k.label, k.thesaurus or "") for k in unmapped)
         batch.records.append(self._stamped(record))
         batch.raws.append((record.id, key, raw))
         return batch.event(Event(record.id, raw.locator, status, None, "; ".join(record.warnings) or None))

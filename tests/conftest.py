@@ -21,3 +21,23 @@ DEMO_RECORDS = ROOT / "config" / "demo" / "records" / "iso19139"
 def demo_records() -> Path:
     """The real ISO 19139 records bundled with the demo (copies of the project corpus)."""
     return DEMO_RECORDS
+
+
+# --- reports: figures a test measures and prints at the end of the run (tests assert, they do not time) ---
+
+_REPORTS = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest):
+    """``report(text)`` adds lines to the "terracat reports" section printed after the test summary."""
+    lines = request.config.stash.setdefault(_REPORTS, [])
+    return lines.append
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    lines = config.stash.get(_REPORTS, [])
+    if lines:
+        terminalreporter.section("terracat reports")
+        for line in lines:
+            terminalreporter.write_line(line)

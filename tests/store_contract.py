@@ -12,10 +12,16 @@ prefix or operator syntax (every alternative is a phrase of plain words).
 
 Duplicate groups (see ``catalogue.store``) are tested with SST as other poles republish it: the same
 record, DOI included, under their own ids. "Indexed first" is what separate ``upsert`` calls make: the
-order within one batch is left to the backend.
+order within one batch is left to the backend; ``rebuild`` takes the order it is given.
+
+Concepts are those the thesaurus gives (real GCMD and Data Terra URIs, ancestors nearest first): an
+aerosol optical depth record whose text never says "aerosols", and SST under ocean temperature.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -25,10 +31,12 @@ from catalogue.record import (
     BBox,
     Concept,
     Contact,
+    FairReport,
     Identifier,
     Keyword,
     Link,
     LocalisedText,
+    Quality,
     Record,
     TemporalExtent,
 )
@@ -202,6 +210,72 @@ def republished(record: Record, record_id: str, **changes: object) -> Record:
 
 def sst_series() -> Record:
     return republished(sst(), SST_SERIES, resource_type="series")
+
+
+GCMD = "https://gcmd.earthdata.nasa.gov/kms/concept/"
+GCMD_SCIENCE = "https://gcmd.earthdata.nasa.gov/kms/concepts/concept_scheme/sciencekeywords"
+EARTH_SCIENCE = GCMD + "e9f67a66-e9fc-435c-b720-ae32a2c3d8f5"
+ATMOSPHERE = GCMD + "c47f6052-634e-40ef-a5ac-13f69f6f4c2a"
+AEROSOLS = GCMD + "2e5a401b-1507-4f57-82b8-36557c13b154"
+AEROSOL_OPTICAL_DEPTH = GCMD + "61c3b720-abc8-4430-866c-f1da35d2cd0b"
+OCEANS = GCMD + "91697b7d-8f2b-4954-850e-61d5f61c867d"
+OCEAN_TEMPERATURE = GCMD + "251c87cd-03b3-464f-8390-8ede2fec28fc"
+SEA_SURFACE_TEMPERATURE = GCMD + "bd24a9a9-7d52-4c29-b2a0-6cefd216ae78"
+DATA_TERRA = "https://w3id.org/data-terra/thesaurus/"
+
+POLDER = "aeris-catalogue.polder-aot"
+
+
+def polder() -> Record:
+    """Tagged with GCMD "AEROSOL OPTICAL DEPTH/THICKNESS" only: "aerosols" is in no text of its own."""
+    return _record(
+        POLDER,
+        pole="AERIS",
+        title=_en("PARASOL/POLDER-3 optical thickness over land"),
+        abstract=_en("Daily optical thickness retrieved from POLDER-3 polarised radiances, 2005-2013."),
+        language="en",
+        keywords=[Keyword(label="AEROSOL OPTICAL DEPTH/THICKNESS", lang="en")],
+        concepts=[
+            Concept(
+                uri=AEROSOL_OPTICAL_DEPTH,
+                scheme=GCMD_SCIENCE,
+                labels={"en": "AEROSOL OPTICAL DEPTH/THICKNESS"},
+                ancestors=[AEROSOLS, ATMOSPHERE, EARTH_SCIENCE],
+                ancestor_labels=["AEROSOLS", "ATMOSPHERE", "EARTH SCIENCE"],
+            ),
+            Concept(
+                uri=DATA_TERRA + "atmosphere",
+                scheme=DATA_TERRA,
+                labels={"fr": "Atmosphère", "en": "Atmosphere"},
+                via=["pole:AERIS"],
+            ),
+        ],
+        quality=Quality(fair=FairReport(score=81, level="advanced")),
+    )
+
+
+def themed_sst() -> Record:
+    return msgspec.structs.replace(
+        sst(),
+        concepts=[
+            Concept(
+                uri=SEA_SURFACE_TEMPERATURE,
+                scheme=GCMD_SCIENCE,
+                labels={"en": "SEA SURFACE TEMPERATURE"},
+                ancestors=[OCEAN_TEMPERATURE, OCEANS, EARTH_SCIENCE],
+                ancestor_labels=["OCEAN TEMPERATURE", "OCEANS", "EARTH SCIENCE"],
+            ),
+            Concept(
+                uri=DATA_TERRA + "physical-oceanography",
+                scheme=DATA_TERRA,
+                labels={"fr": "Océanographie physique", "en": "Physical oceanography"},
+                ancestors=[DATA_TERRA + "ocean"],
+                ancestor_labels=["Océan", "Ocean"],
+                via=[SEA_SURFACE_TEMPERATURE],
+            ),
+        ],
+        quality=Quality(fair=FairReport(score=64, level="moderate")),
+    )
 
 
 def found(store: Store, **criteria: object) -> list[str]:
@@ -678,6 +752,169 @@ class StoreContract:
         store.delete([SST_AERIS])
         assert store.group(SST) == []
         assert found(store) == [SST, SST_THEIA]
+
+    # --- concepts and quality -----------------------------------------------------------------------
+
+    def test_a_search_finds_a_record_by_the_labels_of_its_concepts_ancestors(self, loaded: Store) -> None:
+        assert found(loaded, q=[["aerosols"]]) == []
+        loaded.upsert([polder(), themed_sst()])
+        assert found(loaded, q=[["aerosols"]]) == [POLDER]
+        assert found(loaded, q=[["earth", "science"]]) == [POLDER, SST]
+        assert found(loaded, q=[["oceans"]]) == [SST]
+        # an ancestor's label weighs least: the title hit comes first
+        assert [r.id for r in loaded.search(Query(q=[["ocean"]])).records] == [ARGO, SST]
+        loaded.upsert([sst()])  # its concepts gone, and their ancestors' labels with them
+        assert found(loaded, q=[["earth", "science"]]) == [POLDER]
+
+    @pytest.mark.parametrize(
+        ("themes", "expected"),
+        [
+            ([AEROSOL_OPTICAL_DEPTH], [POLDER]),
+            ([AEROSOLS], [POLDER]),  # through an ancestor
+            ([EARTH_SCIENCE], [POLDER, SST]),
+            ([AEROSOLS, OCEAN_TEMPERATURE], [POLDER, SST]),  # values are ORed
+            ([DATA_TERRA + "ocean"], [SST]),  # a theme's compartment
+            ([DATA_TERRA + "atmosphere"], [POLDER]),
+            ([SEA_SURFACE_TEMPERATURE + "-anomaly"], []),
+            ([GCMD + "904f3b34-20c8-4eb8-bf68-6304edecf945"], []),  # narrower than the record's concept
+        ],
+    )
+    def test_a_theme_matches_records_having_the_concept_or_a_narrower_one(
+        self, loaded: Store, themes: list[str], expected: list[str]
+    ) -> None:
+        loaded.upsert([polder(), themed_sst()])
+        assert found(loaded, properties={"theme": themes}) == expected
+
+    def test_a_theme_is_anded_with_other_criteria_and_follows_updates(self, loaded: Store) -> None:
+        loaded.upsert([polder(), themed_sst(), republished(themed_sst(), SST_AERIS)])
+        assert found(loaded, properties={"theme": [EARTH_SCIENCE], "pole": ["ODATIS"]}) == [SST]
+        assert found(loaded, q=[["temperature"]], properties={"theme": [EARTH_SCIENCE]}) == [SST]
+        assert found(loaded, q=[["optical"]], properties={"theme": [OCEANS]}) == []
+        assert found(loaded, bbox=(-5.0, 44.0, 0.0, 46.0), properties={"theme": [OCEANS]}) == [SST]
+        assert found(loaded, ids=[SST_AERIS], properties={"theme": [OCEANS]}) == [SST_AERIS]
+        assert loaded.search(Query(properties={"theme": [EARTH_SCIENCE]}, limit=1)).matched == 2
+        loaded.upsert([sst()])
+        assert found(loaded, properties={"theme": [OCEANS]}) == []  # the duplicate is not served
+        loaded.delete([POLDER])
+        assert found(loaded, properties={"theme": [EARTH_SCIENCE]}) == []
+
+    def test_fair_level_selects_and_fair_sorts_by_score(self, loaded: Store) -> None:
+        loaded.upsert([polder(), themed_sst()])
+        assert found(loaded, properties={"fair_level": ["advanced"]}) == [POLDER]
+        assert found(loaded, properties={"fair_level": ["moderate", "advanced"]}) == [POLDER, SST]
+        assert found(loaded, properties={"fair_level": ["initial"]}) == []
+        assert found(loaded, sortby=[Sort("fair", False)]) == [POLDER, SST, ICE, IASI, WMS, ETNA, ARGO, OSO]
+        assert found(loaded, sortby=[Sort("fair")])[:2] == [SST, POLDER]  # unassessed records last
+        assert found(loaded, q=[["temperature"]], sortby=[Sort("fair", False)]) == [SST, ETNA, ARGO]
+        loaded.upsert([sst()])
+        assert found(loaded, properties={"fair_level": ["moderate"]}) == []
+
+    # --- scan and rebuild ---------------------------------------------------------------------------
+
+    def test_scan_gives_every_record_in_indexing_order(self, store: Store) -> None:
+        for record in (oso(), sst(), republished(sst(), SST_AERIS), polder()):
+            store.upsert([record])
+        revised = msgspec.structs.replace(oso(), title=_fr("Carte d'occupation des sols OSO 2021, v2"))
+        store.upsert([revised])  # an update keeps its place
+        assert list(store.scan()) == [revised, sst(), republished(sst(), SST_AERIS), polder()]
+
+    def test_scan_reads_one_snapshot(self, loaded: Store) -> None:
+        scan = loaded.scan()
+        first = next(scan)
+        loaded.delete([ARGO])
+        loaded.upsert([polder()])
+        scanned = [first, *scan]
+        assert sorted(r.id for r in scanned) == ALL  # ARGO still, POLDER not yet
+        assert loaded.get(ARGO) is None
+        assert [r.id for r in loaded.scan()][-1] == POLDER
+
+    def test_rebuild_replaces_the_whole_content(self, loaded: Store) -> None:
+        moved = msgspec.structs.replace(sst(), title=_fr("Salinité de surface de la mer - Méditerranée"))
+        assert loaded.rebuild([moved, polder(), oso()]) == 3
+        assert loaded.count() == 3
+        assert loaded.ids("aeris-catalogue") == {POLDER}
+        assert loaded.get(SST) == moved and loaded.get(ETNA) is None
+        assert found(loaded) == [POLDER, SST, OSO]
+        assert found(loaded, q=[["paleoclimatique"], ["volcanology"]]) == []
+        assert found(loaded, q=[["salinite"]]) == [SST]
+        assert found(loaded, q=[["aerosols"]]) == [POLDER]
+        assert found(loaded, properties={"theme": [AEROSOLS]}) == [POLDER]
+        assert found(loaded, bbox=(175.0, -5.0, -175.0, 5.0)) == []
+        assert found(loaded, time=("2012-01-01T00:00:00Z", "2012-12-31T23:59:59Z")) == [SST]
+        assert loaded.rebuild([]) == 0
+        assert loaded.count() == 0 and found(loaded, q=[["salinite"]]) == []
+
+    def test_rebuild_order_decides_duplicate_primaries(self, loaded: Store) -> None:
+        copy = republished(sst(), SST_AERIS)
+        loaded.upsert([copy])
+        assert loaded.group(SST) == [SST, SST_AERIS]
+        # far apart in the iterable, so that a backend writing in batches puts them in two
+        assert loaded.rebuild([copy, *many_records(1200), *catalogue_records()]) == 1208
+        assert loaded.group(SST) == [SST_AERIS, SST]
+        assert found(loaded, q=[["gascogne"]]) == [SST_AERIS]
+        assert [r.id for r in loaded.scan()][:2] == [SST_AERIS, "odatis-sextant.lot-000"]
+        revised = msgspec.structs.replace(copy, title=_fr("Température de surface (révisée)"))
+        assert loaded.rebuild([*catalogue_records(), copy, revised]) == 8  # the last version, first place
+        assert loaded.group(SST) == [SST, SST_AERIS]
+        assert loaded.get(SST_AERIS) == revised
+        assert [r.id for r in loaded.scan()] == [r.id for r in catalogue_records()] + [SST_AERIS]
+
+    def test_a_rebuild_failing_midway_changes_nothing(self, loaded: Store) -> None:
+        loaded.upsert([republished(sst(), SST_AERIS)])
+
+        def failing() -> Iterator[Record]:
+            yield from many_records(1200)
+            raise OSError("the ledger became unreadable")
+
+        with pytest.raises(OSError, match="ledger"):
+            loaded.rebuild(failing())
+        broken = _record("odatis-sextant.casse", title=_fr("Lien illisible"), links=[Link(url=object())])
+        with pytest.raises(TypeError):
+            loaded.rebuild([*many_records(1200), broken])
+        assert loaded.count() == 8
+        assert [r.id for r in loaded.scan()] == [r.id for r in catalogue_records()] + [SST_AERIS]
+        assert loaded.get("odatis-sextant.lot-000") is None
+        assert found(loaded, q=[["temperature"]], sortby=[Sort("id")]) == [ETNA, ARGO, SST]
+        assert loaded.group(SST_AERIS) == [SST, SST_AERIS]
+        assert loaded.rebuild(catalogue_records()) == 7  # and the store still works
+
+    def test_readers_see_the_old_content_until_a_rebuild_completes(self, loaded: Store) -> None:
+        def seen() -> tuple[int, int]:  # two reads: a rebuild may complete between them
+            return loaded.count(), loaded.search(Query(q=[["temperature"]], limit=0)).matched
+
+        old, new = (7, 3), (1200, 1200)
+        midway: list[tuple[int, int]] = []
+        throughout: list[tuple[int, int]] = []
+        stop = threading.Event()
+
+        def read_from_another_thread() -> None:
+            thread = threading.Thread(target=lambda: midway.append(seen()))
+            thread.start()
+            thread.join()
+
+        def read_until_stopped() -> None:
+            while not stop.is_set():
+                throughout.append(seen())
+
+        def records() -> Iterator[Record]:
+            for i, record in enumerate(many_records(1200)):
+                if i in (300, 700, 1199):
+                    read_from_another_thread()
+                    midway.append(seen())  # the rebuilding thread itself
+                yield record
+
+        reader = threading.Thread(target=read_until_stopped)
+        reader.start()
+        try:
+            assert loaded.rebuild(records()) == 1200
+        finally:
+            stop.set()
+            reader.join()
+        assert midway == [old] * 6
+        assert throughout
+        assert {count for count, _ in throughout} <= {old[0], new[0]}
+        assert {matched for _, matched in throughout} <= {old[1], new[1]}
+        assert seen() == new
 
 
 def many_records(n: int) -> list[Record]:

@@ -106,7 +106,7 @@ def test_queryables_and_sortables(catalogue: Catalogue) -> None:
     response = requests.get(f"{catalogue.url}/collections/catalogue/sortables", timeout=30)
     assert response.headers["Content-Type"] == "application/schema+json"
     sortables = response.json()
-    assert list(sortables["properties"]) == ["title", "updated", "created", "start", "end", "id"]
+    assert list(sortables["properties"]) == ["title", "updated", "created", "start", "end", "id", "fair"]
     assert sortables["additionalProperties"] is False
     assert requests.get(f"{catalogue.url}/collections/nope/sortables", timeout=30).status_code == 404
 

@@ -15,13 +15,16 @@ import msgspec
 import pytest
 
 from catalogue.query import Query, Sort
-from catalogue.record import Identifier, LocalisedText
+from catalogue.record import Identifier, LocalisedText, from_json
 from catalogue.store import Store, open_store
 from catalogue.stores import sqlite as backend
 from catalogue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, instant
 from tests.store_contract import (
+    AEROSOLS,
     ARGO,
+    EARTH_SCIENCE,
     ETNA,
+    POLDER,
     SST,
     SST_AERIS,
     SST_SERIES,
@@ -30,9 +33,11 @@ from tests.store_contract import (
     catalogue_records,
     found,
     many_records,
+    polder,
     republished,
     sst,
     sst_series,
+    themed_sst,
 )
 
 
@@ -79,7 +84,7 @@ def assert_consistent(store: SQLiteStore) -> None:
             WHERE r.duplicate_of IS NOT NULL AND (p.num IS NULL OR p.duplicate_of IS NOT NULL)
         """
         assert conn.execute(unled).fetchone()[0] == 0
-        for table in ("record_times", "record_keys", "documents"):
+        for table in ("record_times", "record_keys", "record_concepts", "documents"):
             orphans = conn.execute(f"SELECT count(*) FROM {table} WHERE num NOT IN (SELECT num FROM records)")
             assert orphans.fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == store.count()
@@ -114,9 +119,29 @@ def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path=tmp_path / "catalogue.db")
 
 
+def as_version_2(store: SQLiteStore) -> None:
+    """Make the (closed) store's file a version-2 file: a new file is made as version 2 then completed by
+    ``_CONCEPTS``, so dropping what that adds, and indexing the texts without the concepts' ancestor
+    labels (version 2 had none), leaves what version 2 wrote."""
+    with raw(store) as conn:
+        conn.execute("BEGIN")
+        for num, doc in conn.execute("SELECT num, doc FROM documents").fetchall():
+            record = from_json(doc)
+            bare = [msgspec.structs.replace(c, ancestor_labels=[]) for c in record.concepts]
+            text = backend._join(backend._other_texts(msgspec.structs.replace(record, concepts=bare)))
+            conn.execute("UPDATE documents SET other_text = ? WHERE num = ?", (text, num))
+        conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')")
+        conn.execute("DROP TABLE record_concepts")
+        conn.execute("DROP TABLE concepts")
+        conn.execute("ALTER TABLE records DROP COLUMN fair_level")
+        conn.execute("ALTER TABLE records DROP COLUMN fair_score")
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute("COMMIT")
+
+
 def as_version_1(store: SQLiteStore) -> None:
-    """Make the (closed) store's file a version-1 file: a new file is made as version 1 then migrated
-    by ``_GROUPS``, so dropping what that adds leaves what version 1 wrote."""
+    """Make the (closed) store's file a version-1 file: a version-2 file less what ``_GROUPS`` adds."""
+    as_version_2(store)
     with raw(store) as conn:
         conn.execute("DROP INDEX records_duplicates")
         conn.execute("DROP TABLE record_keys")
@@ -152,6 +177,74 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
         migrated.delete([SST])  # the series no longer has a record of its source in the group
         assert migrated.group(SST_AERIS) == [SST_THEIA, SST_SERIES, SST_AERIS]
         assert_consistent(migrated)
+
+
+def schema(store: SQLiteStore) -> list[tuple[str, ...]]:
+    """Every table's columns and every index's, of the store's file."""
+    with raw(store) as conn:
+        names = conn.execute("SELECT type, name, tbl_name FROM sqlite_schema ORDER BY name").fetchall()
+        return [
+            (kind, name, table, *(str(c) for c in conn.execute(f"PRAGMA {kind}_xinfo('{name}')")))
+            for kind, name, table in names
+            if kind in ("table", "index")
+        ]
+
+
+def test_a_version_2_file_is_migrated_in_place_to_the_schema_of_a_new_file(tmp_path: Path) -> None:
+    store = SQLiteStore(path=tmp_path / "catalogue.db")
+    store.upsert(catalogue_records())
+    store.upsert([polder(), themed_sst()])
+    store.upsert([republished(sst(), SST_AERIS)])
+    store.close()
+    as_version_2(store)
+    with raw(store) as conn:  # what version 2 indexed: no ancestor labels
+        match = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH 'aerosols'"
+        assert conn.execute(match).fetchall() == []
+    with SQLiteStore(path=store.path) as migrated:
+        with SQLiteStore(path=tmp_path / "new.db") as new:
+            assert schema(migrated) == schema(new)
+        assert migrated.count() == 9
+        assert migrated.get(POLDER) == polder() and migrated.get(SST) == themed_sst()
+        assert found(migrated, q=[["aerosols"]]) == [POLDER]
+        assert found(migrated, properties={"theme": [EARTH_SCIENCE]}) == [POLDER, SST]
+        assert found(migrated, properties={"fair_level": ["moderate"]}) == [SST]
+        assert found(migrated, sortby=[Sort("fair", False)])[:2] == [POLDER, SST]
+        assert migrated.group(SST) == [SST, SST_AERIS]
+        assert_consistent(migrated)
+        migrated.upsert([sst()])
+        assert found(migrated, properties={"theme": [EARTH_SCIENCE]}) == [POLDER]
+        assert_consistent(migrated)
+
+
+def test_a_version_1_file_gets_the_schema_of_a_new_file(db: SQLiteStore, tmp_path: Path) -> None:
+    db.upsert([polder()])
+    db.close()
+    as_version_1(db)
+    with SQLiteStore(path=db.path) as migrated, SQLiteStore(path=tmp_path / "new.db") as new:
+        assert schema(migrated) == schema(new)
+        assert found(migrated, properties={"theme": [AEROSOLS]}) == [POLDER]
+
+
+def test_a_failed_migration_leaves_the_version_2_file(
+    db: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db.upsert([polder()])
+    db.close()
+    as_version_2(db)
+
+    def fail(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(backend, "_themes", fail)  # after the columns and table are added
+    with pytest.raises(sqlite3.OperationalError):
+        SQLiteStore(path=db.path)
+    with raw(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
+        assert "record_concepts" not in tables
+    monkeypatch.undo()
+    with SQLiteStore(path=db.path) as migrated:
+        assert found(migrated, q=[["aerosols"]]) == [POLDER]
 
 
 def test_a_failed_migration_leaves_the_version_1_file(

@@ -11,7 +11,7 @@ Everything a keyword look-up touches is a dictionary built here once: URI key ->
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from thesaurus.labels import fold
@@ -58,6 +58,10 @@ class ConceptIndex:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        """Every concept, once (merged across files)."""
+        return iter(self._entries.values())
 
     def concept(self, uri: str) -> Entry | None:
         """The concept a URI names, however the record spells it (GCMD old or new host, http or https,

@@ -32,6 +32,7 @@ from thesaurus.citations import Citations
 from thesaurus.index import ConceptIndex
 from thesaurus.labels import path_segments
 from thesaurus.skos import Vocabulary
+from thesaurus.themes import Themes, is_theme
 
 How = Literal["anchor", "path", "label", "ambiguous", "none"]
 
@@ -57,6 +58,7 @@ class Thesaurus(ConceptIndex):
     def __init__(self, vocabularies: Iterable[Vocabulary]):
         super().__init__(vocabularies)
         self.citations = Citations(s for v in self.vocabularies for s in v.schemes)
+        self.themes = Themes(self)
 
     @classmethod
     def load(cls, paths: Iterable[str | Path], cache_dir: str | Path | None = None) -> Thesaurus:
@@ -107,7 +109,8 @@ class Thesaurus(ConceptIndex):
 
     def enrich(self, record: Record) -> tuple[Record, list[Keyword]]:
         """The record with ``concepts`` set to the concepts its keywords map to (each once, in keyword
-        order), and the keywords that map to none or ambiguously (for the per-source unmapped report)."""
+        order) followed by the Data Terra themes they place it under (``thesaurus.themes``), and the
+        keywords that map to none or ambiguously (for the per-source unmapped report)."""
         concepts: dict[str, Concept] = {}
         unmapped: list[Keyword] = []
         for keyword in record.keywords:
@@ -117,25 +120,42 @@ class Thesaurus(ConceptIndex):
                 unmapped.append(keyword)
             elif uri not in concepts:
                 concepts[uri] = self.record_concept(uri, found.schemes)
+        for theme, via in self.themes.place(list(concepts), record.pole).items():
+            if theme not in concepts:
+                concepts[theme] = msgspec.structs.replace(self.record_concept(theme), via=via)
         return msgspec.structs.replace(record, concepts=list(concepts.values())), unmapped
 
     def record_concept(self, uri: str, cited: frozenset[str] = frozenset()) -> Concept:
         """The ``Concept`` a record carries for ``uri``: its scheme (the cited one when the concept is in
-        it), its prefLabels by language, its ancestors."""
+        it), its prefLabels by language, its ancestors and their labels (for search expansion)."""
         entry = self.concept(uri)
         if entry is None:
             raise KeyError(uri)
         scheme = next((s for s in entry.schemes if s in cited), entry.schemes[0] if entry.schemes else None)
+        ancestors = self.ancestors(uri)
+        labels: dict[str, None] = {}
+        for upper in ancestors:
+            above = self.concept(upper)
+            if above is not None:
+                labels.update(dict.fromkeys(above.pref.values()))
         return Concept(
-            uri=entry.uri, scheme=scheme, labels=dict(entry.pref), ancestors=list(self.ancestors(uri))
+            uri=entry.uri,
+            scheme=scheme,
+            labels=dict(entry.pref),
+            ancestors=list(ancestors),
+            ancestor_labels=list(labels),
         )
 
     def _decide(self, how: How, candidates: list[str], schemes: frozenset[str]) -> Match:
         """One candidate maps; of a concept and its ancestor named alike (GEMET's theme "tourisme" and
-        its concept "tourisme"), the narrower one is meant; other ties are ambiguous."""
+        its concept "tourisme"), the narrower one is meant; a Data Terra theme named like a concept of
+        the poles' vocabularies ("Aerosols" and GCMD AEROSOLS, "Océan" and GEMET's "océan") stands back,
+        since themes are placed from those concepts (``thesaurus.themes``); other ties are ambiguous."""
         if len(candidates) > 1:
             above = {a for uri in candidates for a in self.ancestors(uri)}
             candidates = [uri for uri in candidates if uri not in above]
+        if len(candidates) > 1 and not all(map(is_theme, candidates)):
+            candidates = [uri for uri in candidates if not is_theme(uri)]
         if len(candidates) == 1:
             return Match(how, tuple(candidates), schemes)
         return Match("ambiguous" if candidates else "none", tuple(candidates), schemes)

@@ -24,17 +24,27 @@ migrate a file in place):
 - ``record_keys``: the duplicate group keys of each record (``catalogue.identity.group_keys``) with its
   source, keyed both ways: by key, to find a record's fellows and tell whether a key is held by two
   sources (only then does it link records), and by ``num``, to forget a record's keys.
+- ``record_concepts``: each record's concepts and all their ancestors, one row per (concept, ``num``),
+  keyed both ways: by concept, so a ``theme`` filter on a broad concept finds the records tagged with
+  any narrower one (what facets are built on), and by ``num``, to list or forget a record's. A
+  concept is its number in ``concepts``, which holds each URI once. The ancestors' labels are indexed as
+  text too (``other_text``, the lowest weight): a search for "aerosols" finds a record tagged only
+  with a narrower concept. ``records.fair_score``/``fair_level`` hold the record's FAIR assessment.
 
-Version 1 had no duplicate groups; a version-1 file is migrated in place when opened.
+Version 1 had no duplicate groups, version 2 no concepts nor FAIR columns; an older file is migrated in
+place when opened, to the very schema a new file gets.
 
 Concurrency: WAL mode, one connection per thread. A harvest in another process writes in short
-batch transactions while the server's threads keep reading their snapshot, unblocked.
+batch transactions while the server's threads keep reading their snapshot, unblocked. ``rebuild``
+writes the whole index in one transaction on a connection of its own: readers keep the old snapshot,
+the rebuilding thread's included, until it commits.
 """
 
 from __future__ import annotations
 
 import calendar
 import functools
+import itertools
 import json
 import math
 import re
@@ -43,7 +53,7 @@ import threading
 import unicodedata
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -52,10 +62,10 @@ import msgspec
 
 from catalogue.identity import group_keys
 from catalogue.query import EQUALITY_PROPERTIES, SORTABLES, Query, QueryError
-from catalogue.record import Record, from_json, to_json
+from catalogue.record import FairReport, Record, from_json, to_json
 from catalogue.store import SearchResult, Store
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 OPEN_START = "0000-01-01T00:00:00Z"
 OPEN_END = "9999-12-31T23:59:59Z"
@@ -131,10 +141,30 @@ CREATE TABLE record_keys (
 CREATE INDEX record_keys_num ON record_keys (num);
 """
 
+# Version 3, concepts and quality: what migrates a version-2 file (``_add_concepts``) and completes a new
+# one. No index on the FAIR columns: a filter or sort on them scans the narrow table, as pole does.
+_CONCEPTS = """
+ALTER TABLE records ADD COLUMN fair_score INTEGER;
+ALTER TABLE records ADD COLUMN fair_level TEXT;
+
+-- URIs are numbered once (thousands of concepts at most, never deleted), so that each row is two
+-- integers: a tenth of the size with URIs, and less for a write to insert and delete.
+CREATE TABLE concepts (
+    id INTEGER PRIMARY KEY,
+    uri TEXT NOT NULL UNIQUE
+);
+CREATE TABLE record_concepts (
+    concept INTEGER NOT NULL,
+    num INTEGER NOT NULL,
+    PRIMARY KEY (concept, num)
+) WITHOUT ROWID;
+CREATE INDEX record_concepts_num ON record_concepts (num);
+"""
+
 _INSERT_RECORD = """
 INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
-                     time_start, time_end, n_times, n_boxes, seq)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     time_start, time_end, n_times, n_boxes, seq, fair_score, fair_level)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _INSERT_DOCUMENT = """
 INSERT INTO documents (num, title_text, abstract_text, keyword_text, other_text, doc)
@@ -149,7 +179,14 @@ INSERT INTO documents_fts (documents_fts, rowid, title_text, abstract_text, keyw
 SELECT 'delete', num, title_text, abstract_text, keyword_text, other_text FROM documents
 WHERE num IN (SELECT value FROM json_each(?))
 """
+# The FTS entries of records whose text ``documents`` now holds (after a migration rewrote it).
+_INSERT_TEXT_OF = """
+INSERT INTO documents_fts (rowid, title_text, abstract_text, keyword_text, other_text)
+SELECT num, title_text, abstract_text, keyword_text, other_text FROM documents
+WHERE num IN (SELECT value FROM json_each(?))
+"""
 _INSERT_KEY = "INSERT OR IGNORE INTO record_keys (key, source_id, num) VALUES (?, ?, ?)"
+_INSERT_CONCEPT = "INSERT INTO record_concepts (concept, num) VALUES (?, ?)"
 _KEYS_HELD = "SELECT num, key FROM record_keys WHERE num IN (SELECT value FROM json_each(?))"
 _HOLDERS = "SELECT DISTINCT num FROM record_keys WHERE key IN (SELECT value FROM json_each(?))"
 # The keys, among those given, that records of two sources or more hold.
@@ -160,8 +197,15 @@ WHERE (SELECT min(source_id) FROM record_keys WHERE key = k.value)
 """
 _DUPLICATES = "SELECT num FROM records WHERE duplicate_of IS NOT NULL"  # served by records_duplicates
 
-# Query property -> column; sortable field -> column.
-_PROPERTY_COLUMNS = {"source": "source_id", "pole": "pole", "type": "resource_type", "language": "language"}
+# Query property -> column (``theme`` is not a column: ``_Plan._theme``); sortable field -> column.
+_PROPERTY_COLUMNS = {
+    "source": "source_id",
+    "pole": "pole",
+    "type": "resource_type",
+    "language": "language",
+    "fair_level": "fair_level",
+}
+_THEME = "theme"
 _SORT_COLUMNS = {
     "title": "title_key",
     "updated": "updated",
@@ -169,8 +213,12 @@ _SORT_COLUMNS = {
     "start": "time_start",
     "end": "time_end",
     "id": "id",
+    "fair": "fair_score",
 }
-assert set(_PROPERTY_COLUMNS) == set(EQUALITY_PROPERTIES) and set(_SORT_COLUMNS) == set(SORTABLES)
+assert {*_PROPERTY_COLUMNS, _THEME} == set(EQUALITY_PROPERTIES) and set(_SORT_COLUMNS) == set(SORTABLES)
+
+# Records a rebuild or a migration handles at a time: memory stays bounded however large the index.
+_BATCH = 500
 
 
 class SQLiteStore(Store):
@@ -200,27 +248,27 @@ class SQLiteStore(Store):
         deleted and inserted again, so no box, extent or word of its old version survives; it keeps
         its ``seq``, its place in the indexing order. The groups its old and new keys touch are then
         evaluated again, in the same transaction."""
-        rows = [_Row.of(record) for record in {r.id: r for r in records}.values()]
+        rows = _rows(records)
         if not rows:
             return
         with self._transaction("IMMEDIATE") as conn:
-            known = _known(conn, [row.id for row in rows])
-            old_keys = _keys_of(conn, [r.num for r in known.values()])
-            was_linked = _linked(conn, old_keys)
-            # Numbered above every record, replaced ones included, so that a new record's seq (its
-            # first num) comes after every seq kept.
-            first = conn.execute("SELECT coalesce(max(num), 0) + 1 FROM records").fetchone()[0]
-            _remove(conn, known)
-            numbered = list(enumerate(rows, start=first))
-            seqs = {row.id: known[row.id].seq if row.id in known else num for num, row in numbered}
-            conn.executemany(_INSERT_RECORD, (row.record_columns(num, seqs[row.id]) for num, row in numbered))
-            conn.executemany(_INSERT_DOCUMENT, (row.document_columns(num) for num, row in numbered))
-            conn.executemany(_INSERT_TEXT, (row.text_columns(num) for num, row in numbered))
-            _insert_extents(conn, numbered)
-            conn.executemany(
-                _INSERT_KEY, ((key, row.source_id, num) for num, row in numbered for key in row.keys)
-            )
-            _regroup(conn, was_linked | _linked(conn, old_keys | {key for row in rows for key in row.keys}))
+            _write(conn, rows)
+
+    def rebuild(self, records: Iterable[Record]) -> int:
+        """One write transaction on a connection of its own: everything is deleted, then the records
+        are written ``_BATCH`` at a time as upserts into the empty index (so the iterable is read
+        lazily and each batch's groups are evaluated in the order given). Readers keep the snapshot
+        they had, whatever their connection; an error, from a record or from the iterable, rolls it
+        all back."""
+        with self._own_connection() as conn, _transaction(conn, "IMMEDIATE"):
+            conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('delete-all')")
+            for table in ("record_boxes", "record_times", "record_keys", "record_concepts", "documents"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute("DELETE FROM records")
+            iterator = iter(records)
+            while batch := list(itertools.islice(iterator, _BATCH)):
+                _write(conn, _rows(batch))
+            return conn.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def delete(self, ids: Iterable[str]) -> int:
         wanted = list(dict.fromkeys(ids))
@@ -280,6 +328,23 @@ class SQLiteStore(Store):
         members = [member for (member,) in self._connection().execute(sql, (record_id,))]
         return members if len(members) > 1 else []
 
+    def scan(self) -> Iterator[Record]:
+        """One read transaction on a connection of its own, held until the generator ends: the
+        snapshot of its first read, whatever the caller's thread does meanwhile (a ``rebuild`` fed
+        from it, say). The record numbers are sorted by ``seq`` first (integers only), then the
+        documents read ``_BATCH`` at a time."""
+        with self._own_connection() as conn, _transaction(conn):
+            nums = conn.execute("SELECT num FROM records ORDER BY seq")
+            while batch := [num for (num,) in nums.fetchmany(_BATCH)]:
+                docs = dict(
+                    conn.execute(
+                        "SELECT num, doc FROM documents WHERE num IN (SELECT value FROM json_each(?))",
+                        (json.dumps(batch),),
+                    )
+                )
+                for num in batch:
+                    yield from_json(docs[num])
+
     # --- connections ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -293,21 +358,35 @@ class SQLiteStore(Store):
         """This thread's connection (SQLite connections must not be shared by threads mid-statement)."""
         handle: _Handle | None = getattr(self._local, "handle", None)
         if handle is None:
-            with self._lock:
-                if self._closed:
-                    raise sqlite3.ProgrammingError(f"the store {self.path} is closed")
-                handle = _Handle(_connect(self.path, self._busy_timeout))
-                self._handles.add(handle)
+            handle = self._open()
             self._local.handle = handle
         return handle.conn
 
+    @contextmanager
+    def _own_connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one long transaction apart from the thread's (closed by ``close`` too)."""
+        handle = self._open()
+        try:
+            yield handle.conn
+        finally:
+            self._handles.discard(handle)
+            handle.conn.close()
+
+    def _open(self) -> _Handle:
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"the store {self.path} is closed")
+            handle = _Handle(_connect(self.path, self._busy_timeout))
+            self._handles.add(handle)
+        return handle
+
     def _create_schema(self) -> None:
-        """Create the schema in a new file, migrate a version-1 file, refuse a file of another version
+        """Create the schema in a new file, migrate an older file, refuse a file of another version
         rather than misread it. Only a new or old file takes the write lock: opening an index must not
         wait for a harvest's batch. Either is done in one transaction: a migration that fails leaves
-        a version-1 file, not half of version 2."""
+        the file of the version it was, not half of the next one."""
         conn = self._connection()
-        if _user_version(conn) in (0, 1):
+        if _user_version(conn) < SCHEMA_VERSION:
             with self._transaction("IMMEDIATE"):
                 version = _user_version(conn)  # another process may have done it meanwhile
                 if version == 0:
@@ -315,6 +394,8 @@ class SQLiteStore(Store):
                         conn.execute(statement)
                 if version in (0, 1):
                     _add_groups(conn)
+                if version in (0, 1, 2):
+                    _add_concepts(conn)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         version = _user_version(conn)
         if version != SCHEMA_VERSION:
@@ -322,17 +403,20 @@ class SQLiteStore(Store):
                 f"{self.path}: index schema version {version}, not {SCHEMA_VERSION}; rebuild it"
             )
 
-    @contextmanager
-    def _transaction(self, mode: str = "") -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` for writes: take the write lock up front rather than fail to upgrade."""
-        conn = self._connection()
-        conn.execute(f"BEGIN {mode}")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _transaction(self, mode: str = "") -> AbstractContextManager[sqlite3.Connection]:
+        return _transaction(self._connection(), mode)
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, mode: str = "") -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` for writes: take the write lock up front rather than fail to upgrade."""
+    conn.execute(f"BEGIN {mode}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class _Handle:
@@ -391,6 +475,9 @@ class _Row(msgspec.Struct, frozen=True):
     other_text: str
     doc: bytes
     keys: list[str]
+    themes: list[str]  # the record's concept URIs and their ancestors, each once
+    fair_score: int | None
+    fair_level: str | None
 
     @classmethod
     def of(cls, record: Record) -> _Row:
@@ -417,6 +504,9 @@ class _Row(msgspec.Struct, frozen=True):
             other_text=_join(_other_texts(record)),
             doc=doc,
             keys=sorted(group_keys(record)),
+            themes=_themes(record),
+            fair_score=fair.score if (fair := _fair(record)) else None,
+            fair_level=fair.level if fair else None,
         )
 
     def record_columns(self, num: int, seq: int) -> tuple[object, ...]:
@@ -437,6 +527,8 @@ class _Row(msgspec.Struct, frozen=True):
             len(self.times),
             len(self.boxes),
             seq,
+            self.fair_score,
+            self.fair_level,
         )
 
     def text_columns(self, num: int) -> tuple[object, ...]:
@@ -444,6 +536,39 @@ class _Row(msgspec.Struct, frozen=True):
 
     def document_columns(self, num: int) -> tuple[object, ...]:
         return (*self.text_columns(num), self.doc)
+
+
+def _rows(records: Iterable[Record]) -> list[_Row]:
+    """The rows of ``records``, the last of each id in the place of its first, as one write takes them."""
+    return [_Row.of(record) for record in {r.id: r for r in records}.values()]
+
+
+def _themes(record: Record) -> list[str]:
+    return list(dict.fromkeys(uri for c in record.concepts for uri in (c.uri, *c.ancestors)))
+
+
+def _fair(record: Record) -> FairReport | None:
+    return record.quality.fair if record.quality else None
+
+
+def _write(conn: sqlite3.Connection, rows: list[_Row]) -> None:
+    """Insert or replace the records of ``rows`` (one row per id) in the open write transaction."""
+    known = _known(conn, [row.id for row in rows])
+    old_keys = _keys_of(conn, [r.num for r in known.values()])
+    was_linked = _linked(conn, old_keys)
+    # Numbered above every record, replaced ones included, so that a new record's seq (its first num)
+    # comes after every seq kept.
+    first = conn.execute("SELECT coalesce(max(num), 0) + 1 FROM records").fetchone()[0]
+    _remove(conn, known)
+    numbered = list(enumerate(rows, start=first))
+    seqs = {row.id: known[row.id].seq if row.id in known else num for num, row in numbered}
+    conn.executemany(_INSERT_RECORD, (row.record_columns(num, seqs[row.id]) for num, row in numbered))
+    conn.executemany(_INSERT_DOCUMENT, (row.document_columns(num) for num, row in numbered))
+    conn.executemany(_INSERT_TEXT, (row.text_columns(num) for num, row in numbered))
+    _insert_extents(conn, numbered)
+    conn.executemany(_INSERT_KEY, ((key, row.source_id, num) for num, row in numbered for key in row.keys))
+    _insert_concepts(conn, [(num, row.themes) for num, row in numbered])
+    _regroup(conn, was_linked | _linked(conn, old_keys | {key for row in rows for key in row.keys}))
 
 
 class _Indexed(NamedTuple):
@@ -471,8 +596,19 @@ def _remove(conn: sqlite3.Connection, known: dict[str, _Indexed]) -> None:
     nums = json.dumps([r.num for r in known.values()])
     conn.execute("DELETE FROM record_boxes WHERE id IN (SELECT value FROM json_each(?))", (boxes,))
     conn.execute(_DELETE_TEXT, (nums,))
-    for table in ("record_times", "record_keys", "documents", "records"):
+    for table in ("record_times", "record_keys", "record_concepts", "documents", "records"):
         conn.execute(f"DELETE FROM {table} WHERE num IN (SELECT value FROM json_each(?))", (nums,))
+
+
+def _insert_concepts(conn: sqlite3.Connection, themes: list[tuple[int, list[str]]]) -> None:
+    """The ``record_concepts`` rows of records (``num``, concept URIs), their URIs numbered first."""
+    uris = sorted({uri for _, uris in themes for uri in uris})
+    if not uris:
+        return
+    conn.executemany("INSERT OR IGNORE INTO concepts (uri) VALUES (?)", ((uri,) for uri in uris))
+    sql = "SELECT uri, id FROM concepts WHERE uri IN (SELECT value FROM json_each(?))"
+    ids = dict(conn.execute(sql, (json.dumps(uris),)))
+    conn.executemany(_INSERT_CONCEPT, ((ids[uri], num) for num, uris in themes for uri in uris))
 
 
 def _insert_extents(conn: sqlite3.Connection, numbered: list[tuple[int, _Row]]) -> None:
@@ -503,6 +639,31 @@ def _add_groups(conn: sqlite3.Connection) -> None:
         ((key, source_id, num) for num, source_id, doc in docs for key in group_keys(from_json(doc))),
     )
     _regroup(conn, _linked(conn, {key for (key,) in conn.execute("SELECT DISTINCT key FROM record_keys")}))
+
+
+def _add_concepts(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: the FAIR columns and the concepts table filled from every stored document, and
+    the text of the records whose concepts carry ancestor labels indexed again (FTS5 forgets the text
+    it indexed, read from ``documents`` before it is rewritten), ``_BATCH`` records at a time."""
+    for statement in _statements(_CONCEPTS):
+        conn.execute(statement)
+    sql = "SELECT num, other_text, doc FROM documents WHERE num > ? ORDER BY num LIMIT ?"
+    last = 0
+    while batch := conn.execute(sql, (last, _BATCH)).fetchall():
+        last = batch[-1][0]
+        records = [(num, text, from_json(doc)) for num, text, doc in batch]
+        scored = [(num, fair) for num, _, record in records if (fair := _fair(record))]
+        conn.executemany(
+            "UPDATE records SET fair_score = ?, fair_level = ? WHERE num = ?",
+            ((fair.score, fair.level, num) for num, fair in scored),
+        )
+        _insert_concepts(conn, [(num, _themes(record)) for num, _, record in records])
+        stale = [(text, num) for num, old, record in records if (text := _join(_other_texts(record))) != old]
+        if stale:
+            nums = json.dumps([num for _, num in stale])
+            conn.execute(_DELETE_TEXT, (nums,))
+            conn.executemany("UPDATE documents SET other_text = ? WHERE num = ?", stale)
+            conn.execute(_INSERT_TEXT_OF, (nums,))
 
 
 def _linking(conn: sqlite3.Connection, keys: Iterable[str]) -> set[str]:
@@ -613,6 +774,8 @@ def _keyword_texts(record: Record) -> Iterator[str]:
 
 
 def _other_texts(record: Record) -> Iterator[str | None]:
+    # Each ancestor once: every GCMD concept of a record descends from "EARTH SCIENCE".
+    yield from dict.fromkeys(label for concept in record.concepts for label in concept.ancestor_labels)
     yield from record.places
     yield from record.platforms
     yield from record.instruments
@@ -735,9 +898,12 @@ class _Plan(msgspec.Struct):
         plan._equal("id", query.ids)
         plan._equal("resource_type", query.types)
         for name, values in query.properties.items():
-            if name not in _PROPERTY_COLUMNS:
+            if name == _THEME:
+                plan._theme(values)
+            elif name in _PROPERTY_COLUMNS:
+                plan._equal(_PROPERTY_COLUMNS[name], values)
+            else:
                 raise QueryError(f"unknown property {name!r}; known: {', '.join(EQUALITY_PROPERTIES)}")
-            plan._equal(_PROPERTY_COLUMNS[name], values)
         plan.order = _order(query, by_index=not (plan.where or query.q))
         # Apart from ``where``, which decides whether a sort index is walked and how matches are counted:
         # a test of the record row, which every plan reads for each candidate anyway, changes neither.
@@ -790,6 +956,15 @@ class _Plan(msgspec.Struct):
             f"(r.n_times = 1 OR EXISTS (SELECT 1 FROM record_times AS x WHERE x.num = r.num"
             f" AND {test.format(t='x')}))"
         )
+
+    def _theme(self, uris: list[str]) -> None:
+        """Records having any of the concepts ``uris``, or a narrower one (their ancestors are rows too)."""
+        if uris:
+            self.params[_THEME] = json.dumps(list(uris))
+            self.where.append(
+                f"{self.key} IN (SELECT num FROM record_concepts WHERE concept IN"
+                f" (SELECT id FROM concepts WHERE uri IN (SELECT value FROM json_each(:{_THEME}))))"
+            )
 
     def _equal(self, column: str, values: list[str]) -> None:
         if values:
