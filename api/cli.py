@@ -20,6 +20,7 @@ from api import settings as config
 from catalogue.store import Store, open_store
 from harvester.enrich import Enricher
 from harvester.ledger import Ledger
+from harvester.parallel import local_workers
 from harvester.reindex import reindex
 from harvester.run import HarvestRun, Progress, RunOverlap, RunSummary
 from harvester.source import Source
@@ -176,7 +177,7 @@ def _reindex(args: argparse.Namespace) -> int:
     """Exit 1 with the reason when a harvest runs or the reindex fails (the index then stays as it was,
     unless only the unmapped report failed after it)."""
     settings = config.load(args.config)
-    enricher = Enricher(load_thesaurus(settings))
+    enricher = Enricher(load_thesaurus(settings), workers=local_workers())
     sources = {source.id: source for source in settings.sources}
     with open_store(settings.store) as store:
         ledger = Ledger(settings.harvest.ledger)

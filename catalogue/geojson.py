@@ -28,6 +28,7 @@ from __future__ import annotations
 import calendar
 import mimetypes
 import re
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -90,8 +91,29 @@ def _properties(record: Record, licensed: tuple[str | None, Json | None]) -> Jso
         "topicCategories": record.topic_categories,
         "places": record.places,
         "lineage": record.lineage,
+        "quality": quality(record),
     }
     return {key: value for key, value in properties.items() if value not in (None, "", [], {})}
+
+
+def quality(record: Record) -> Json | None:
+    """What the catalogue found of the record's quality, in brief: the FAIR score and level with the
+    checks it failed, and whether its JSON-LD conforms to our SHACL profiles (with counts). The full
+    reports (every check's reason, every SHACL result) are for the administrators' reports."""
+    if record.quality is None:
+        return None
+    out: Json = {}
+    if (rated := record.quality.fair) is not None:
+        failed = [check.id for check in rated.checks if not check.passed]
+        out["fair"] = {"score": rated.score, "level": rated.level, "failed": failed}
+    if (report := record.quality.validation) is not None:
+        severities = Counter(result.severity for result in report.results)
+        out["validation"] = {
+            "conforms": report.conforms,
+            "violations": severities["violation"],
+            "warnings": severities["warning"],
+        }
+    return out or None
 
 
 def _unique(values: Iterable[str]) -> list[str]:

@@ -84,6 +84,12 @@ class Store(ABC):
         harvest no longer saw)."""
 
     @abstractmethod
+    def unvalidated(self, source_id: str, shapes: str) -> list[str]:
+        """The ids of a source's records, in indexing order, without a validation report made with the
+        ``shapes`` version: what a harvest validates once it has indexed, whatever the run that indexed
+        them (an interrupted one, one before the shapes changed)."""
+
+    @abstractmethod
     def duplicates_of(self, ids: Iterable[str]) -> dict[str, str]:
         """The duplicates among ``ids``, each mapped to the id of its group's primary; primaries,
         records in no group and unknown ids are left out. One call for a page of records."""

@@ -30,6 +30,7 @@ from typing import IO, TypeVar
 
 import msgspec
 
+from catalogue import quality
 from catalogue.record import Keyword, Provenance, Record
 from catalogue.store import Store
 from catalogue.urls import public_url
@@ -67,6 +68,7 @@ class ReindexSummary:
     kept_without_raw: int = 0  # indexed without a raw in the ledger: kept as they are
     not_restored: list[Kept] = field(default_factory=list)  # ledger-only raws the crosswalk rejects
     indexed: int = 0  # records in the rebuilt index
+    validated: int = 0  # re-normalised records SHACL-validated anew (the others kept their report)
     seconds: float = 0.0
 
     @property
@@ -78,8 +80,8 @@ class ReindexSummary:
         lines = [
             f"reindexed {self.reindexed} records ({self.changed} changed, {self.restored} restored from the"
             f" ledger); kept as indexed: {len(self.kept_rejected)} the crosswalk now rejects,"
-            f" {self.kept_without_raw} without a raw record; {self.indexed} indexed"
-            f" ({self.seconds:.1f} s, {self.rate:.0f} records/s)"
+            f" {self.kept_without_raw} without a raw record; {self.indexed} indexed, {self.validated}"
+            f" validated anew ({self.seconds:.1f} s, {self.rate:.0f} records/s)"
         ]
         lines += _reasons("kept the indexed version of", self.kept_rejected)
         lines += _reasons("left out", self.not_restored)
@@ -109,7 +111,9 @@ def reindex(
 
     ``sources`` (by id) give each source's current pole and public URL; ``workers`` crosswalk processes
     (``harvester.parallel``; 0: in this process; ``None``: as for a folder, the raws being on disk too,
-    1.3x as fast on two cores as in process). Raises ``RunOverlap`` when a harvest is running; an
+    1.3x as fast on two cores as in process). The enricher validates, in its own workers, the records
+    whose content changed or whose report predates the shipped shapes. Raises ``RunOverlap`` when a
+    harvest is running; an
     error before the index is rebuilt leaves index and ledger unchanged."""
     started = time.perf_counter()
     configured = sources or {}
@@ -187,6 +191,7 @@ class _Renormalised:
             renormalised[position] = self._counted(self._stamped(record, old, harvested_at), old)
             keywords = [(keyword.label, keyword.thesaurus or "") for keyword in unmapped]
             self.spool.write(msgspec.json.encode((record.id, keywords)) + b"\n")
+        renormalised.update(self._validated(renormalised, batch))
         for position, (raw, old, _) in enumerate(batch):
             if position in renormalised:
                 yield renormalised[position]
@@ -232,6 +237,22 @@ class _Renormalised:
         """Concepts, themes (and whatever a harvest adds) for each record, with its unmapped keywords."""
         return [self.enricher.enrich(record) for record in records]
 
+    def _validated(
+        self, renormalised: dict[int, Record], batch: list[tuple[RawRecord | None, Record | None, str | None]]
+    ) -> dict[int, Record]:
+        """The records with their SHACL validation: the indexed version's, when it was made with the
+        current shapes for the same content, else a new one (``catalogue.quality``)."""
+        kept, stale = {}, {}
+        for position, record in renormalised.items():
+            old = batch[position][1]
+            report = old.quality.validation if old is not None and old.quality is not None else None
+            if old is not None and quality.current(report) and quality.same_content(record, old):
+                kept[position] = quality.with_validation([record], [report])[0]
+            else:
+                stale[position] = record
+        self.summary.validated += len(stale)
+        return kept | dict(zip(stale, self.enricher.validate(list(stale.values())), strict=True))
+
     def _stamped(self, record: Record, old: Record | None, harvested_at: str | None) -> Record:
         """The record with the provenance of its harvest: that of the version it replaces, else (a record
         restored from the ledger) when the run that stored its raw started and the source's public URL."""
@@ -250,9 +271,16 @@ class _Renormalised:
         self.summary.reindexed += 1
         if old is None:
             self.summary.restored += 1
-        elif record != old:
+        elif _unvalidated(record) != _unvalidated(old):
             self.summary.changed += 1
         return record
+
+
+def _unvalidated(record: Record) -> Record:
+    """The record without its validation report (which ``_validated`` adds after the comparison)."""
+    if record.quality is None:
+        return record
+    return msgspec.structs.replace(record, quality=msgspec.structs.replace(record.quality, validation=None))
 
 
 def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:

@@ -39,6 +39,7 @@ from catalogue.record import (
     Quality,
     Record,
     TemporalExtent,
+    ValidationReport,
 )
 from catalogue.store import Store
 
@@ -808,6 +809,26 @@ class StoreContract:
         assert found(loaded, q=[["temperature"]], sortby=[Sort("fair", False)]) == [SST, ETNA, ARGO]
         loaded.upsert([sst()])
         assert found(loaded, properties={"fair_level": ["moderate"]}) == []
+
+    def test_unvalidated_lists_a_sources_records_without_a_current_report(self, loaded: Store) -> None:
+        def validated(record: Record, shapes: str) -> Record:
+            report = ValidationReport(conforms=True, shapes=shapes)
+            assessed = msgspec.structs.replace(record.quality or Quality(), validation=report)
+            return msgspec.structs.replace(record, quality=assessed)
+
+        def aeris(*ids: str) -> list[str]:  # in indexing order
+            return [r.id for r in loaded.scan() if r.source_id == "aeris-catalogue" and r.id in ids]
+
+        assert loaded.unvalidated("aeris-catalogue", "v2") == aeris(ICE, IASI, WMS)
+        loaded.upsert([validated(iasi(), "v2"), validated(polder(), "v1")])
+        assert loaded.unvalidated("aeris-catalogue", "v2") == aeris(ICE, WMS, POLDER)  # v1 is stale
+        assert loaded.unvalidated("aeris-catalogue", "v1") == aeris(ICE, IASI, WMS)
+        assert loaded.unvalidated("odatis-sextant", "v2") == [
+            r.id for r in loaded.scan() if r.source_id == "odatis-sextant"
+        ]
+        assert loaded.unvalidated("nowhere", "v2") == []
+        loaded.upsert([iasi()])  # a new version without a report: to validate again
+        assert loaded.unvalidated("aeris-catalogue", "v2") == aeris(ICE, IASI, WMS, POLDER)
 
     # --- scan and rebuild ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from catalogue import quality
 from catalogue.geojson import geometry, link_rel, spdx_id, time_object, to_geojson
 from catalogue.record import (
     BBox,
@@ -400,3 +401,17 @@ def test_only_followable_addresses_become_links() -> None:
     hrefs = re.findall(r'"(?:href|url)": "([^"]*)"', json.dumps(feature))
     assert hrefs and all(h.startswith(("http://", "https://", "ftp://")) for h in hrefs), hrefs
     assert "https://data.example.org/scene.zip" in hrefs and "ftp://ftp.ifremer.fr/ifremer/argo/" in hrefs
+
+
+def test_quality_in_brief(corpus: dict[str, Record]) -> None:
+    record = next(r for r in corpus.values() if r.native_id == "ie.marine.data:dataset.1135")
+    assert "quality" not in to_geojson(record)["properties"]  # never assessed: nothing claimed
+    (assessed,) = quality.assess([record])
+    assert assessed.quality is not None and assessed.quality.fair and assessed.quality.validation
+    brief = to_geojson(assessed)["properties"]["quality"]
+    rated, report = assessed.quality.fair, assessed.quality.validation
+    assert brief["fair"]["score"] == rated.score and brief["fair"]["level"] == rated.level
+    assert brief["fair"]["failed"] == [c.id for c in rated.checks if not c.passed]
+    assert brief["validation"]["conforms"] is report.conforms
+    assert brief["validation"]["violations"] == sum(r.severity == "violation" for r in report.results)
+    assert brief["validation"]["warnings"] == sum(r.severity == "warning" for r in report.results)

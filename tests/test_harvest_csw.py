@@ -51,8 +51,9 @@ def from_disk(server: PycswServer) -> dict[str, Record]:
 
 
 def comparable(record: Record) -> Record:
-    """A record without what legitimately differs between two harvests (when and from where)."""
-    return msgspec.structs.replace(record, provenance=None)
+    """A record without what legitimately differs between two harvests (when and from where) and what
+    the catalogue adds at indexing (its quality assessment)."""
+    return msgspec.structs.replace(record, provenance=None, quality=None)
 
 
 @pytest.mark.parametrize("page_size", [1, 7, 100])

@@ -17,6 +17,7 @@ import msgspec
 import pytest
 
 from api.settings import Settings, load
+from catalogue import fair, quality
 from catalogue.store import Store, open_store
 from harvester.ledger import Ledger
 from harvester.run import HarvestRun, RunSummary
@@ -87,6 +88,28 @@ def test_first_harvest_accounts_for_every_file(setup: Settings, demo_records: Pa
     assert raw is not None
     assert raw.content == (demo_records / "owslib__17bd184a-7e7d-4f81-95a5-041449a7212b_iso.xml").read_bytes()
     assert (raw.format, raw.source_id) == ("iso19139", "demo")
+
+
+def test_every_indexed_record_is_rated_and_validated(setup: Settings) -> None:
+    summary, store, _ = run(setup)
+    assert summary.validated == summary.counts["added"] and summary.validation_seconds > 0
+    assert f"validated {summary.validated} in" in summary.line()
+    records = list(store.scan())
+    assert len(records) == summary.counts["added"]
+    for record in records:
+        assert record.quality is not None and record.quality.fair is not None, record.id
+        assert quality.current(record.quality.validation), record.id
+        assert record.quality.fair == fair.assess(record)  # rated after enrichment, as indexed
+    # a record with violations is indexed all the same, its report saying what to fix
+    failing = [r for r in records if r.quality and r.quality.validation and not r.quality.validation.conforms]
+    assert failing and all(
+        any(result.severity == "violation" and result.message for result in r.quality.validation.results)
+        for r in failing
+        if r.quality and r.quality.validation
+    )
+    # the second harvest changes nothing and validates nothing
+    again = HarvestRun(setup.sources[0], store, Ledger(setup.harvest.ledger)).execute()
+    assert again.validated == 0 and list(store.scan()) == records
 
 
 def test_second_harvest_is_unchanged_and_changes_are_updates(setup: Settings) -> None:

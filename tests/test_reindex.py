@@ -138,6 +138,7 @@ def test_reindex_adds_concepts_and_keeps_ids_order_and_primaries(
     summary = catalogue.reindex(enricher, workers=0)  # crosswalked in this process
 
     assert (summary.reindexed, summary.changed, summary.indexed) == (len(before), len(before), len(before))
+    assert summary.validated == len(before)  # new concepts, new JSON-LD: every report is made anew
     assert (summary.kept_rejected, summary.kept_without_raw, summary.restored) == ([], 0, 0)
     after = {record.id: record for record in store.scan()}
     assert list(after) == order
@@ -145,8 +146,12 @@ def test_reindex_adds_concepts_and_keeps_ids_order_and_primaries(
     assert all(store.group(record_id) == [primary, record_id] for record_id, primary in duplicates.items())
     for record_id, record in after.items():
         assert record.concepts, record_id  # every record lands under a theme at least (its pole's)
-        # the same crosswalk, the same harvest: only what the thesaurus adds differs
-        assert msgspec.structs.replace(record, concepts=[]) == before[record_id]
+        # the same crosswalk, the same harvest: only what the thesaurus adds differs, and the quality
+        # assessed on it (the vocabularies check, the themes in the JSON-LD)
+        assert before[record_id].quality is not None and record.quality is not None
+        assert record.quality.validation is not None and record.quality.fair is not None
+        unassessed = msgspec.structs.replace(record, concepts=[], quality=None)
+        assert unassessed == msgspec.structs.replace(before[record_id], quality=None)
     # the theme filter and the ancestors' labels find records that nothing found before
     landed = {i for i, r in after.items() if under(r, LAND_SURFACES) and i not in duplicates}
     assert served(store, properties={"theme": [LAND_SURFACES]}) == landed
@@ -164,7 +169,7 @@ def test_reindex_adds_concepts_and_keeps_ids_order_and_primaries(
 
     again = catalogue.reindex(enricher, workers=2)  # crosswalked in worker processes this time
 
-    assert (again.reindexed, again.changed) == (len(before), 0)
+    assert (again.reindexed, again.changed, again.validated) == (len(before), 0, 0)  # reports kept
     assert {record.id: record for record in store.scan()} == after
     assert ledger.unmapped(limit=10_000) == report
 

@@ -135,6 +135,7 @@ def as_version_2(store: SQLiteStore) -> None:
         conn.execute("DROP TABLE concepts")
         conn.execute("ALTER TABLE records DROP COLUMN fair_level")
         conn.execute("ALTER TABLE records DROP COLUMN fair_score")
+        conn.execute("ALTER TABLE records DROP COLUMN validated")
         conn.execute("PRAGMA user_version = 2")
         conn.execute("COMMIT")
 

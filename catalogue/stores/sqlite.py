@@ -146,6 +146,8 @@ CREATE INDEX record_keys_num ON record_keys (num);
 _CONCEPTS = """
 ALTER TABLE records ADD COLUMN fair_score INTEGER;
 ALTER TABLE records ADD COLUMN fair_level TEXT;
+-- The shapes version of the record's validation report (NULL: none yet), for ``unvalidated``.
+ALTER TABLE records ADD COLUMN validated TEXT;
 
 -- URIs are numbered once (thousands of concepts at most, never deleted), so that each row is two
 -- integers: a tenth of the size with URIs, and less for a write to insert and delete.
@@ -163,8 +165,8 @@ CREATE INDEX record_concepts_num ON record_concepts (num);
 
 _INSERT_RECORD = """
 INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
-                     time_start, time_end, n_times, n_boxes, seq, fair_score, fair_level)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     time_start, time_end, n_times, n_boxes, seq, fair_score, fair_level, validated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _INSERT_DOCUMENT = """
 INSERT INTO documents (num, title_text, abstract_text, keyword_text, other_text, doc)
@@ -311,6 +313,10 @@ class SQLiteStore(Store):
     def ids(self, source_id: str) -> set[str]:
         rows = self._connection().execute("SELECT id FROM records WHERE source_id = ?", (source_id,))
         return {record_id for (record_id,) in rows}
+
+    def unvalidated(self, source_id: str, shapes: str) -> list[str]:
+        sql = "SELECT id FROM records WHERE source_id = ? AND validated IS NOT ? ORDER BY seq"
+        return [record_id for (record_id,) in self._connection().execute(sql, (source_id, shapes))]
 
     def duplicates_of(self, ids: Iterable[str]) -> dict[str, str]:
         sql = """
@@ -478,6 +484,7 @@ class _Row(msgspec.Struct, frozen=True):
     themes: list[str]  # the record's concept URIs and their ancestors, each once
     fair_score: int | None
     fair_level: str | None
+    validated: str | None
 
     @classmethod
     def of(cls, record: Record) -> _Row:
@@ -507,6 +514,7 @@ class _Row(msgspec.Struct, frozen=True):
             themes=_themes(record),
             fair_score=fair.score if (fair := _fair(record)) else None,
             fair_level=fair.level if fair else None,
+            validated=_validated(record),
         )
 
     def record_columns(self, num: int, seq: int) -> tuple[object, ...]:
@@ -529,6 +537,7 @@ class _Row(msgspec.Struct, frozen=True):
             seq,
             self.fair_score,
             self.fair_level,
+            self.validated,
         )
 
     def text_columns(self, num: int) -> tuple[object, ...]:
@@ -549,6 +558,11 @@ def _themes(record: Record) -> list[str]:
 
 def _fair(record: Record) -> FairReport | None:
     return record.quality.fair if record.quality else None
+
+
+def _validated(record: Record) -> str | None:
+    report = record.quality.validation if record.quality else None
+    return report.shapes if report else None
 
 
 def _write(conn: sqlite3.Connection, rows: list[_Row]) -> None:
@@ -652,10 +666,10 @@ def _add_concepts(conn: sqlite3.Connection) -> None:
     while batch := conn.execute(sql, (last, _BATCH)).fetchall():
         last = batch[-1][0]
         records = [(num, text, from_json(doc)) for num, text, doc in batch]
-        scored = [(num, fair) for num, _, record in records if (fair := _fair(record))]
+        scored = [(num, fair, record) for num, _, record in records if (fair := _fair(record))]
         conn.executemany(
-            "UPDATE records SET fair_score = ?, fair_level = ? WHERE num = ?",
-            ((fair.score, fair.level, num) for num, fair in scored),
+            "UPDATE records SET fair_score = ?, fair_level = ?, validated = ? WHERE num = ?",
+            ((fair.score, fair.level, _validated(record), num) for num, fair, record in scored),
         )
         _insert_concepts(conn, [(num, _themes(record)) for num, _, record in records])
         stale = [(text, num) for num, old, record in records if (text := _join(_other_texts(record))) != old]
