@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime
+from typing import Any
 
 import msgspec
 
@@ -38,6 +39,61 @@ SORTABLES: dict[str, str] = {
 EQUALITY_PROPERTIES: tuple[str, ...] = ("source", "pole", "type", "language", "theme", "fair_level")
 
 
+# Facets a search may ask for (OGC API Records Part 2 draft: ``facets=name[:bucketCount[:order]]``),
+# with what their buckets count. Every record counts once per bucket (a record with two platforms
+# counts in both); ``theme`` is hierarchical: a record counts under its concepts and their ancestors.
+FACETS: dict[str, str] = {
+    "pole": "Data Terra pole",
+    "source": "harvest source",
+    "type": "resource type",
+    "theme": "Data Terra theme (compartment > theme); a bucket's parent is its broader theme",
+    "platform": "platform (satellite, ship, station...)",
+    "instrument": "instrument or sensor",
+    "format": "data format",
+    "license": "licence (SPDX id, or other)",
+    "year": "a year the temporal extent covers",
+    "fair_level": "level of the FAIR assessment",
+}
+FACET_ORDERS = ("count_desc", "count_asc", "value_asc", "value_desc")
+DEFAULT_BUCKETS = 10
+MAX_BUCKETS = 1000
+
+
+class FacetRequest(msgspec.Struct, frozen=True):
+    """One facet asked for: its name (``FACETS``), how many buckets at most, in which order."""
+
+    name: str
+    size: int = DEFAULT_BUCKETS
+    order: str = "count_desc"
+
+
+class Bucket(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """A facet value and how many of the matched records have it. ``labels`` by language where the
+    value is a code or URI (a concept's prefLabels); ``parent``: the broader bucket value (``theme``)."""
+
+    value: str
+    count: int
+    labels: dict[str, str] = {}
+    parent: str | None = None
+
+
+class Facet(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """The buckets of one facet over every record the query matches (not just the page); ``more``:
+    other values exist beyond the buckets returned."""
+
+    name: str
+    buckets: list[Bucket] = []
+    more: bool = False
+
+
+class ExternalId(msgspec.Struct, frozen=True):
+    """An ``externalIds`` criterion: a scheme and a value, a value alone (any scheme), or a scheme
+    alone (any value)."""
+
+    scheme: str | None = None
+    value: str | None = None
+
+
 class Query(msgspec.Struct, kw_only=True):
     """A search. Every criterion given is ANDed with the others.
 
@@ -48,7 +104,10 @@ class Query(msgspec.Struct, kw_only=True):
     - ``time``: (start, end) as RFC 3339 UTC timestamps, ``None`` = open; matches records whose temporal
       extent intersects it.
     - ``ids``: record ids; ``types``: resource types; ``properties``: field -> accepted values.
+    - ``external_ids``: records having any of these identifiers (ORed).
+    - ``filter``: a CQL2 filter already parsed by pygeofilter (an AST node), ANDed with the rest.
     - ``sortby``: applied in order; default is relevance when ``q`` is given, else ``id``.
+    - ``facets``: the facets to count over every matched record (``SearchResult.facets``).
     """
 
     q: list[list[str]] = []
@@ -57,7 +116,10 @@ class Query(msgspec.Struct, kw_only=True):
     ids: list[str] = []
     types: list[str] = []
     properties: dict[str, list[str]] = {}
+    external_ids: list[ExternalId] = []
+    filter: Any = None
     sortby: list[Sort] = []
+    facets: list[FacetRequest] = []
     limit: int = 10
     offset: int = 0
 

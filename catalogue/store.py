@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from catalogue.query import Query
+from catalogue.query import Facet, Query
 from catalogue.record import Record
 
 
@@ -37,6 +37,7 @@ class SearchResult(msgspec.Struct, kw_only=True):
 
     records: list[Record]
     matched: int
+    facets: list[Facet] = []  # in the order the query asked for them
 
 
 class Store(ABC):
