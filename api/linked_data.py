@@ -71,7 +71,7 @@ class LinkedData:
             return jsonld.document(record, self.base) if record else {}
         records = [r for f in answer.get("features", []) if (r := store.get(str(f["id"]))) is not None]
         document = jsonld.documents(records, self.base)
-        for key in ("numberMatched", "numberReturned", "links"):
+        for key in ("numberMatched", "numberReturned", "facets", "links"):
             if key in answer:
                 document[key] = _jsonld_links(answer[key]) if key == "links" else answer[key]
         return document

@@ -22,10 +22,17 @@ What pygeoapi hands over (0.21, ``api/itemtypes.py``) and what we make of it:
   provider's advertised list) is set to the queryables alone, which keeps them out of
   ``/queryables`` and the OpenAPI document.
 - ``properties``: ``[(name, value)]`` for every request parameter naming a field, and with
-  ``include_extra_query_parameters`` (which we set) every other non-reserved one, so that ``ids``
-  reaches us. Values are comma-separated alternatives. Parameters we do not know are ignored, as
-  pygeoapi does; a queryable we cannot test for equality (``title=...``) is a 400.
-- ``filterq``: a parsed CQL2 filter; our query model has no filter yet, so it is refused (400).
+  ``include_extra_query_parameters`` (which we set) every other non-reserved one, so that ``ids``,
+  ``externalIds`` and ``facets`` reach us. Values are comma-separated alternatives. Parameters we do
+  not know are ignored, as pygeoapi does; a queryable we cannot test for equality (``title=...``) is a
+  400.
+- ``filterq``: a CQL2 filter pygeoapi parsed itself, which it does only for a CQL2 JSON request body
+  (``POST .../items``). A ``filter`` query parameter is parsed by the server with our own parser
+  (``api.server``: pygeoapi reads it as ECQL and refuses ``filter-lang=cql2-text``) and reaches us
+  through ``REQUEST_FILTER``, as pygeoapi passes providers a fixed set of arguments.
+- ``facets`` (OGC API Records Part 2 draft): the answer gets a ``facets`` member, one term facet per
+  facet asked for, counted over every matched record; pygeoapi keeps unknown members of the
+  provider's answer in its JSON.
 
 pygeoapi builds a provider per request, so stores are opened once per process and shared (the SQLite
 store keeps one connection per thread).
@@ -36,7 +43,9 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from pygeoapi.provider.base import (
@@ -49,10 +58,15 @@ from pygeoapi.provider.base import (
 from catalogue.geojson import external_ids, to_geojson
 from catalogue.query import (
     SORTABLES,
+    ExternalId,
+    Facet,
+    FacetRequest,
     Query,
     QueryError,
     parse_bbox,
     parse_datetime,
+    parse_external_ids,
+    parse_facets,
     parse_limit,
     parse_offset,
     parse_q,
@@ -120,8 +134,23 @@ _EQUALITY = {
 }
 # Parameters a fixed collection filter may set: the single-valued record properties.
 FIXED_FILTERS = ("type", "pole", "source", "language")
-# OGC parameters our query model cannot express yet: refused rather than silently ignored.
-_UNSUPPORTED = {"externalIds": "externalIds is not supported by this catalogue yet"}
+
+# The record property each facet counts (the ``property`` member of a Part 2 facet).
+FACET_PROPERTIES = {
+    "pole": "pole",
+    "source": "source",
+    "type": "type",
+    "theme": "themes.concepts.id",
+    "platform": "platforms",
+    "instrument": "instruments",
+    "format": "formats.name",
+    "license": "license",
+    "year": "time",
+    "fair_level": "quality.fair.level",
+}
+
+# The CQL2 filter of the request being answered, parsed by the server (see the module docstring).
+REQUEST_FILTER: ContextVar[Any] = ContextVar("terracat_request_filter", default=None)
 
 
 class TerracatProvider(BaseProvider):
@@ -131,7 +160,7 @@ class TerracatProvider(BaseProvider):
     def __init__(self, provider_def: Json) -> None:
         super().__init__(provider_def)
         self.store_settings = store_settings(provider_def["data"])
-        self.fixed = _fixed_filter(provider_def.get("filter") or {})
+        self.fixed = fixed_filter(provider_def.get("filter") or {})
         self.collection_url = provider_def.get("collection_url")
         self.id_field = self.id_field or "id"
         self.title_field = self.title_field or "title"
@@ -162,9 +191,8 @@ class TerracatProvider(BaseProvider):
         filterq: object = None,
         **kwargs: Any,
     ) -> Json:
-        """One page of records as a GeoJSON FeatureCollection with ``numberMatched``."""
-        if filterq is not None:
-            raise ProviderInvalidQueryError(user_msg="filter (CQL2) is not supported by this catalogue yet")
+        """One page of records as a GeoJSON FeatureCollection with ``numberMatched`` (and ``facets``
+        when asked for)."""
         if resulttype not in ("results", "hits"):
             raise ProviderInvalidQueryError(user_msg=f"resulttype must be results or hits: {resulttype!r}")
         try:
@@ -177,18 +205,20 @@ class TerracatProvider(BaseProvider):
                 sortby=sortby or [],
                 q=q,
                 fixed=self.fixed,
+                filter_=filterq if filterq is not None else REQUEST_FILTER.get(),
             )
-            if query is None:
-                return _collection([], 0)
+            if isinstance(query, list):  # nothing can match: only the facets asked for, empty
+                return _collection([], 0, [Facet(name=f.name) for f in query] if query else None)
             if resulttype == "hits":  # the count only: one record is the least every backend accepts
                 query = msgspec.structs.replace(query, limit=1, offset=0)
             result = self._search(query)
         except QueryError as err:
             raise ProviderInvalidQueryError(user_msg=str(err)) from err
+        facets = result.facets if query.facets else None
         if resulttype == "hits":
-            return _collection([], result.matched)
+            return _collection([], result.matched, facets)
         features = [self._feature(r, select_properties or [], skip_geometry) for r in result.records]
-        return _collection(features, result.matched)
+        return _collection(features, result.matched, facets)
 
     def get(self, identifier: str, **kwargs: Any) -> Json:
         """One record; a record outside this collection's fixed filter is as absent as a missing one."""
@@ -241,19 +271,20 @@ class TerracatProvider(BaseProvider):
         return all(values[name] in accepted for name, accepted in self.fixed.items())
 
     def _feature(self, record: Record, select: list[str], skip_geometry: bool) -> Json:
+        """A record of a page, with the links pygeoapi gives a record served alone (it adds none to
+        the records of a page): itself in each representation, and its one collection."""
         feature = to_geojson(record)
         if select:
             feature["properties"] = {k: v for k, v in feature["properties"].items() if k in select}
         if skip_geometry:
             feature["geometry"] = None
         if self.collection_url:
+            href = f"{self.collection_url}/items/{quote(record.id, safe='')}"
             feature["links"].extend(
                 [
-                    {
-                        "rel": "self",
-                        "type": "application/geo+json",
-                        "href": f"{self.collection_url}/items/{record.id}",
-                    },
+                    {"rel": "self", "type": "application/geo+json", "href": href},
+                    {"rel": "alternate", "type": "application/ld+json", "href": f"{href}?f=jsonld"},
+                    {"rel": "alternate", "type": "text/html", "href": f"{href}?f=html"},
                     {"rel": "collection", "type": "application/json", "href": self.collection_url},
                 ]
             )
@@ -273,11 +304,21 @@ def build_query(
     sortby: list[dict[str, str]],
     q: str | None,
     fixed: Mapping[str, list[str]],
-) -> Query | None:
-    """Our ``Query`` for pygeoapi's parsed arguments, or ``None`` when it can match nothing (the client
-    asked for a pole outside this collection's fixed filter). Raises ``QueryError``."""
+    filter_: Any = None,
+) -> Query | list[FacetRequest]:
+    """Our ``Query`` for pygeoapi's parsed arguments; when it can match nothing (the client asked for
+    a pole outside this collection's fixed filter), the facets it asked for instead, whose buckets are
+    then all empty. Raises ``QueryError``."""
     wanted: dict[str, list[str]] = {}
+    external: list[ExternalId] = []
+    facets: list[FacetRequest] = []
     for name, value in properties:
+        if name == "externalIds":
+            external.extend(parse_external_ids(str(value)))
+            continue
+        if name == "facets":
+            facets = parse_facets(str(value))
+            continue
         values = [v.strip() for v in str(value).split(",") if v.strip()]
         target = _equality_target(name)
         if target is None or not values:
@@ -287,7 +328,7 @@ def build_query(
         target = _EQUALITY[name]
         wanted[target] = [v for v in wanted.get(target, accepted) if v in accepted]
     if any(not values for values in wanted.values()):
-        return None
+        return facets
     return Query(
         q=parse_q(q),
         bbox=parse_bbox(",".join(repr(float(c)) for c in bbox) if bbox else None),
@@ -295,7 +336,10 @@ def build_query(
         ids=wanted.pop("ids", []),
         types=wanted.pop("types", []),
         properties=wanted,
+        external_ids=external,
+        filter=filter_,
         sortby=parse_sortby([f"{s.get('order', '+')}{s['property']}" for s in sortby]),
+        facets=facets,
         limit=parse_limit(limit),
         offset=parse_offset(offset),
     )
@@ -303,8 +347,6 @@ def build_query(
 
 def _equality_target(name: str) -> str | None:
     """Where ``name=value`` goes in the query; ``None`` for a parameter we do not know (ignored)."""
-    if name in _UNSUPPORTED:
-        raise QueryError(_UNSUPPORTED[name])
     if name in _EQUALITY:
         return _EQUALITY[name]
     if name in QUERYABLES or name in _SORT_ONLY:
@@ -315,7 +357,7 @@ def _equality_target(name: str) -> str | None:
     return None
 
 
-def _fixed_filter(config: Mapping[str, str | list[str]]) -> dict[str, list[str]]:
+def fixed_filter(config: Mapping[str, str | list[str]]) -> dict[str, list[str]]:
     """The provider's ``filter:`` as name -> accepted values; a bad one is a configuration error."""
     fixed = {}
     for name, value in config.items():
@@ -325,12 +367,26 @@ def _fixed_filter(config: Mapping[str, str | list[str]]) -> dict[str, list[str]]
     return fixed
 
 
-def _collection(features: list[Json], matched: int) -> Json:
-    return {
+def _collection(features: list[Json], matched: int, facets: list[Facet] | None = None) -> Json:
+    page: Json = {
         "type": "FeatureCollection",
         "features": features,
         "numberMatched": matched,
         "numberReturned": len(features),
+    }
+    if facets is not None:
+        page["facets"] = {facet.name: facet_object(facet) for facet in facets}
+    return page
+
+
+def facet_object(facet: Facet) -> Json:
+    """A facet in the Records Part 2 draft shape: a ``term`` facet on the record property it counts,
+    its buckets (``value``, ``count``, and our ``labels`` and ``parent`` where known) and ``more``."""
+    return {
+        "type": "term",
+        "property": FACET_PROPERTIES.get(facet.name, facet.name),
+        "buckets": [msgspec.to_builtins(bucket) for bucket in facet.buckets],
+        "more": facet.more,
     }
 
 

@@ -9,11 +9,17 @@ What pygeoapi 0.21 needs, and how it is met here:
   variables, and load a fresh copy of that module per ``create_app`` call, so that two apps in one
   process (tests, the demo) never serve each other's config.
 - It declares the pre-1.0 Records conformance URIs (``…/conf/core``, which 1.0 does not have), grows
-  its conformance list on every ``/conformance`` request, has no ``/sortables``, leaves
-  ``type: Collection`` and ``defaultSortOrder`` out of catalogue descriptions, serves records as
-  ``application/json`` and HTML without a charset, and answers ``sortby=`` / ``f=csv`` on records
-  with a 500. We replace the conformance view with the classes we meet, add
-  ``/collections/{id}/sortables`` and fix those responses in Flask hooks on the app.
+  its conformance list on every ``/conformance`` request, has no ``/sortables``, describes catalogues
+  as plain collections, serves records as ``application/json`` and HTML without a charset, and answers
+  ``sortby=`` / ``f=csv`` on records with a 500. We replace the conformance view with the classes we
+  meet, add ``/collections/{id}/sortables`` and ``/facets``, complete catalogue descriptions from the
+  store (``api.catalog``), link the catalogues from the landing page (autodiscovery) and fix those
+  responses in Flask hooks on the app.
+- It reads ``filter`` as ECQL, knows only ``filter-lang=cql-text``/``cql-json`` and refuses an empty
+  ``bbox``. The record search view (``search_records``) parses CQL2 text and JSON with our parser and
+  hands the provider the result, and drops the Record Core parameters given empty.
+- Its OpenAPI document lacks our search parameters and points at remote schemas: ``api.openapi``
+  completes it and makes it whole.
 
 Records are also served as FAIR JSON-LD (``f=jsonld``, ``Accept: application/ld+json``, embedded in
 record pages) by ``api.linked_data`` around pygeoapi.
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from html import escape
 from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
@@ -43,8 +50,12 @@ from urllib.parse import urlsplit
 import yaml
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from api import catalog, openapi
+from api.catalog import CATALOG_MEDIA_TYPE
 from api.linked_data import LinkedData
-from catalogue.query import MAX_LIMIT, SORTABLES
+from api.portal import with_portal
+from api.provider import FACET_PROPERTIES, REQUEST_FILTER, fixed_filter, shared_store, store_settings
+from catalogue.query import DEFAULT_BUCKETS, FACETS, MAX_LIMIT, SORTABLES, QueryError, parse_filter
 from harvester.source import POLES
 
 Json = dict[str, Any]
@@ -58,12 +69,31 @@ MAX_ITEMS = min(1000, MAX_LIMIT)
 _RECORDS = "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf"
 _SORTABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/sortables"
 
+_FEATURES_3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf"
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf"
+_FACETS = "http://www.opengis.net/spec/ogcapi-records-2/1.0/conf"
+
 # The classes this server meets. Records 1.0 URIs as clause 2 of the standard spells them, plus the
-# abstract test suite's spelling where the two differ (see ANCHORS.md §2.2). Not declared yet:
-# filtering (no CQL2 in our query model), autodiscovery, crawlable catalogue.
-# Declared only where implemented in full: record-core-query-parameters (and so the searchable-catalog
-# deployment classes) also needs ``externalIds``, and filtering needs CQL2; both come with the OGC API
-# Records issue.
+# abstract test suite's spelling where the two differ (ANCHORS.md §2.2: ``record-api``/``records-api``,
+# ``filtering``/``cql-filter``/``record-filter``, ``searchable-catalog-sorting``/``searchable-catalog/
+# sorting``...), so that a client testing either finds it. Searchable catalogue: Records API, Record
+# Core, Record Collection and Record Core Query Parameters (``externalIds`` included), OGC API Features
+# Core, with Sorting and Filtering (CQL2 through ``catalogue.query.parse_filter``) at every record
+# collection. Autodiscovery: the landing page and the portal's pages link the catalogues with
+# ``rel=ogc-catalog``. Not declared: crawlable catalogue (no static catalogue files), Features Part 3
+# ``queryables-query-parameters`` (free-text queryables such as ``title`` are searched with ``q`` and
+# ``filter``, not by equality). CQL2: what ``catalogue.stores.sqlite_filter`` evaluates in full; not
+# ``basic-spatial-functions-plus`` (``S_INTERSECTS`` tests a polygon's envelope), ``temporal-functions``
+# and ``array-functions`` (only some of their operators).
+CQL2_CLASSES = [
+    "cql2-text",
+    "cql2-json",
+    "basic-cql2",
+    "advanced-comparison-operators",
+    "case-insensitive-comparison",
+    "accent-insensitive-comparison",
+    "basic-spatial-functions",
+]
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
@@ -75,19 +105,34 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    f"{_FEATURES_3}/queryables",
+    f"{_FEATURES_3}/filter",
+    f"{_FEATURES_3}/features-filter",
+    f"{_RECORDS}/searchable-catalog",
+    f"{_RECORDS}/searchable-catalog-filtering",
+    f"{_RECORDS}/searchable-catalog/filtering",
+    f"{_RECORDS}/searchable-catalog-sorting",
+    f"{_RECORDS}/searchable-catalog/sorting",
     f"{_RECORDS}/record-core",
     f"{_RECORDS}/record-collection",
+    f"{_RECORDS}/record-core-query-parameters",
     f"{_RECORDS}/record-api",
     f"{_RECORDS}/records-api",
     f"{_RECORDS}/sorting",
+    f"{_RECORDS}/filtering",
+    f"{_RECORDS}/cql-filter",
+    f"{_RECORDS}/record-filter",
     f"{_RECORDS}/json",
     f"{_RECORDS}/html",
     f"{_RECORDS}/oas30",
+    f"{_RECORDS}/autodiscovery",
+    f"{_FACETS}/simple",
+    f"{_FACETS}/advanced",
+    *(f"{_CQL2}/{name}" for name in CQL2_CLASSES),
 ]
 
-# What the store does without ``sortby``: id order (relevance first when ``q`` is given).
-DEFAULT_SORT_ORDER = [{"field": "id", "direction": "asc"}]
+OGC_CATALOG_REL = "http://www.opengis.net/def/rel/ogc/1.0/ogc-catalog"
+FACETS_MEDIA_TYPE = "application/facets+json"  # Records Part 2 draft, /req/simple/media_type
 
 
 def collection_id(pole: str) -> str:
@@ -213,7 +258,8 @@ def create_app(
     with _load_lock:
         module = _load_pygeoapi(*_write_config(config, _config_dir(store_settings)))
     _extend(module)
-    return DispatcherMiddleware(LinkedData(module.APP, store_settings, base_url), dict(mounts or {}))
+    api = LinkedData(module.APP, store_settings, base_url)
+    return DispatcherMiddleware(with_portal(api, store_settings, base_url), dict(mounts or {}))
 
 
 def serve(
@@ -271,7 +317,8 @@ def _write_config(config: Json, folder: Path) -> tuple[Path, Path]:
     openapi_path = folder / f"pygeoapi-openapi-{digest}.json"
     plain = json.loads(text)
     _replace(config_path, yaml.safe_dump(plain, allow_unicode=True, sort_keys=False))
-    _replace(openapi_path, to_json(get_oas(plain), pretty=False))
+    catalogues = [name for name, resource in plain["resources"].items() if _is_catalogue(resource)]
+    _replace(openapi_path, to_json(openapi.complete(get_oas(plain), catalogues), pretty=False))
     return config_path, openapi_path
 
 
@@ -306,18 +353,37 @@ def _load_pygeoapi(config_path: Path, openapi_path: Path) -> ModuleType:
 
 
 def _extend(module: ModuleType) -> None:
-    """Our conformance view, the sortables endpoint and the response fixes."""
+    """Our conformance, record search and facets views, the sortables endpoint and the response
+    fixes."""
     from flask import request
 
     app = module.APP
     app.view_functions["pygeoapi.conformance"] = lambda: module.execute_from_flask(conformance, request)
+    pygeoapi_items = app.view_functions["pygeoapi.collection_items"]
+
+    def items_view(collection_id: str, item_id: str | None = None) -> Any:
+        # A POST that is not a record to add (pygeoapi's transactions) is a search, whatever its type:
+        # pygeoapi answers a POST without Content-Type with no response at all (a 500).
+        searching = request.method == "GET" or (
+            request.method == "POST" and request.mimetype != "application/geo+json"
+        )
+        if item_id is None and searching:
+            return module.execute_from_flask(search_records, request, collection_id, skip_valid_check=True)
+        return pygeoapi_items(collection_id, item_id)
+
+    app.view_functions["pygeoapi.collection_items"] = items_view
     app.add_url_rule(
         "/collections/<path:collection_id>/sortables",
         "terracat_sortables",
         lambda collection_id: module.execute_from_flask(sortables, request, collection_id),
     )
+    app.add_url_rule(
+        "/collections/<path:collection_id>/facets",
+        "terracat_facets",
+        lambda collection_id: module.execute_from_flask(facets, request, collection_id),
+    )
     app.before_request(lambda: _refuse_what_pygeoapi_cannot_answer(module))
-    app.after_request(_complete_responses)
+    app.after_request(lambda response: _complete_responses(response, module.CONFIG))
 
 
 def _refuse_what_pygeoapi_cannot_answer(module: ModuleType) -> Any:
@@ -339,6 +405,69 @@ def _refuse_what_pygeoapi_cannot_answer(module: ModuleType) -> Any:
         return api.get_exception(HTTPStatus.BAD_REQUEST, headers, "json", "InvalidParameterValue", problem)
 
     return module.execute_from_flask(refuse, request, skip_valid_check=True)
+
+
+# Record Core query parameters that, given empty, are as if absent (``/req/record-core-query-
+# parameters/empty-value``): pygeoapi would refuse an empty ``bbox`` or ``limit``.
+_EMPTY_MEANS_ABSENT = ("bbox", "datetime", "limit", "q", "type", "ids", "externalIds", "facets")
+_FILTER_PARAMETERS = ("filter", "filter-lang", "filter-crs")
+_CRS84 = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", "https://www.opengis.net/def/crs/OGC/1.3/CRS84")
+
+
+class _FilterParsed(dict):
+    """Request parameters whose ``filter`` we parsed already: pygeoapi's ``get`` of a filter
+    parameter finds none (it would parse ``filter`` as ECQL and refuse ``filter-lang=cql2-text``),
+    while its links, built from ``items()``, keep them all."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return default if key in _FILTER_PARAMETERS else super().get(key, default)
+
+
+def search_records(api: Any, request: Any, name: str) -> tuple[dict, int, str]:
+    """``GET /collections/{id}/items`` (and ``POST`` of a CQL2 JSON filter): pygeoapi's, with empty core
+    parameters dropped and the CQL2 filter parsed by ``catalogue.query.parse_filter`` (a 400 with the
+    parser's reason when it is not valid), then handed to the provider (``REQUEST_FILTER``)."""
+    from pygeoapi.api import itemtypes
+
+    params = {
+        key: value
+        for key, value in request.params.items()
+        if not (key in _EMPTY_MEANS_ABSENT and not value.strip())
+    }
+    try:
+        parsed = request_filter(params, request.data)
+    except QueryError as err:
+        problem = str(err)  # answered outside the handler: pygeoapi logs a traceback inside one
+    else:
+        problem = None
+    if problem is not None:
+        headers = request.get_response_headers(**api.api_headers)
+        return api.get_exception(
+            HTTPStatus.BAD_REQUEST, headers, request.format, "InvalidParameterValue", problem
+        )
+    request._args = _FilterParsed(params)
+    request._data = b""  # parsed here already (pygeoapi would parse it again without our fixes)
+    token = REQUEST_FILTER.set(parsed)
+    try:
+        return itemtypes.get_collection_items(api, request, name)
+    finally:
+        REQUEST_FILTER.reset(token)
+
+
+def request_filter(params: Mapping[str, str], body: bytes = b"") -> Any:
+    """The parsed filter of the request: its ``filter`` parameter, else a CQL2 JSON request body (what
+    OWSLib's ``cql=`` posts), else ``None``. ``QueryError`` for a filter that is not valid CQL2 of its
+    ``filter-lang`` (cql2-text by default), or a ``filter-crs`` other than CRS84, the only one we read
+    coordinates in."""
+    crs = params.get("filter-crs")
+    if crs and crs not in _CRS84:
+        raise QueryError(f"filter-crs must be {_CRS84[0]} (WGS 84 longitude, latitude), got {crs!r}")
+    if params.get("filter") is None and body.strip():
+        try:
+            return parse_filter(body.decode("utf-8"), "cql2-json")
+        except UnicodeDecodeError:
+            raise QueryError("the request body is not UTF-8 text") from None
+    return parse_filter(params.get("filter"), params.get("filter-lang") or "cql2-text")
 
 
 def conformance(api: Any, request: Any) -> tuple[dict, int, str]:
@@ -391,29 +520,130 @@ def _is_catalogue(resource: Mapping[str, Any]) -> bool:
     return any(p.get("type") == "record" and p.get("name") == PROVIDER for p in resource.get("providers", []))
 
 
-def _complete_responses(response: Any) -> Any:
+def facets(api: Any, request: Any, name: str) -> tuple[dict, int, str]:
+    """``/collections/{id}/facets`` (Records Part 2 draft, Simple Facets): the facets a search of
+    this catalogue may ask for with ``facets=``, each a ``term`` facet on a record property."""
+    from pygeoapi import l10n
+    from pygeoapi.util import to_json
+
+    headers = request.get_response_headers(**api.api_headers)
+    resource = api.config["resources"].get(name)
+    if not resource or not _is_catalogue(resource):
+        return api.get_exception(
+            HTTPStatus.NOT_FOUND, headers, request.format, "NotFound", "no such catalogue"
+        )
+    content = {
+        "id": name,
+        "title": l10n.translate(resource["title"], request.locale),
+        "facets": {
+            facet: {
+                "type": "term",
+                "property": FACET_PROPERTIES[facet],
+                "sortedBy": "count",
+                "description": meaning,
+            }
+            for facet, meaning in FACETS.items()
+        },
+        "defaultBucketCount": DEFAULT_BUCKETS,
+        "links": [
+            {"rel": "self", "type": FACETS_MEDIA_TYPE, "href": f"{api.get_collections_url()}/{name}/facets"},
+            {"rel": "collection", "type": CATALOG_MEDIA_TYPE, "href": f"{api.get_collections_url()}/{name}"},
+        ],
+    }
+    headers["Content-Type"] = FACETS_MEDIA_TYPE
+    return headers, HTTPStatus.OK, to_json(content, api.pretty_print)
+
+
+def _complete_responses(response: Any, config: Mapping[str, Any]) -> Any:
     """Fix what pygeoapi's responses miss: records are served as ``application/geo+json`` (pygeoapi
-    says ``application/json``), catalogue descriptions get Records 1.0's ``type: Collection`` and
-    ``defaultSortOrder``, and HTML says its charset (else clients guess Latin-1 and garble accents)."""
+    says ``application/json``), catalogue descriptions are completed as Records 1.0 catalog objects
+    (``api.catalog``), the landing page links the catalogues for autodiscovery, and HTML says its
+    charset (else clients guess Latin-1 and garble accents)."""
     from flask import request
 
     if response.status_code != HTTPStatus.OK or _header(response, "Content-Encoding"):
         return response
+    resources, base_url = config["resources"], config["server"]["url"]
     content_type = _header(response, "Content-Type")
     if content_type == "text/html":
         response.headers["Content-Type"] = "text/html; charset=utf-8"
+        if request.endpoint == "pygeoapi.landing_page":
+            head = "".join(
+                f'<link rel="{OGC_CATALOG_REL}" type="{link["type"]}" href="{escape(link["href"])}">\n'
+                for link in _catalogue_links(resources, base_url)
+            )
+            response.set_data(response.get_data(as_text=True).replace("</head>", f"{head}</head>", 1))
     if content_type.split(";")[0].strip() != "application/json":
         return response
     if request.endpoint == "pygeoapi.collection_items":
         response.headers["Content-Type"] = "application/geo+json"
+    elif request.endpoint == "pygeoapi.landing_page":
+        document = json.loads(response.get_data())
+        document["links"].extend(_catalogue_links(resources, base_url))
+        response.set_data(json.dumps(document, ensure_ascii=False))
     elif request.endpoint == "pygeoapi.collections":
         document = json.loads(response.get_data())
+        catalog_json = _wants_catalog_json(request)
         for description in document.get("collections", [document]):
-            if description.get("itemType") == "record":
-                description["type"] = "Collection"
-                description["defaultSortOrder"] = DEFAULT_SORT_ORDER
+            resource = resources.get(description.get("id"))
+            if resource and _is_catalogue(resource):
+                provider = _record_provider(resource)
+                store = shared_store(store_settings(provider["data"]))
+                fixed = fixed_filter(provider.get("filter") or {})
+                hierarchy = _hierarchy(description["id"], resources, base_url)
+                catalog.complete(description, store, fixed, catalog_json=catalog_json, hierarchy=hierarchy)
         response.set_data(json.dumps(document, ensure_ascii=False))
+        if catalog_json and "collections" not in document:
+            response.headers["Content-Type"] = CATALOG_MEDIA_TYPE
     return response
+
+
+def _wants_catalog_json(request: Any) -> bool:
+    """Whether a catalogue is served as ``application/ogc-catalog+json`` (Records JSON): always with
+    ``f=json``, else unless the client's ``Accept`` names ``application/json`` and prefers it."""
+    if "f" in request.args:
+        return True
+    accept = request.accept_mimetypes
+    named = {value for value, _ in accept}
+    return "application/json" not in named or (
+        accept.quality(CATALOG_MEDIA_TYPE) >= accept.quality("application/json")
+    )
+
+
+def _catalogue_links(resources: Mapping[str, Any], base_url: str) -> list[Json]:
+    """``rel=ogc-catalog`` links to the search endpoint of every catalogue (``/req/autodiscovery``)."""
+    base = base_url.rstrip("/")
+    return [
+        {
+            "rel": OGC_CATALOG_REL,
+            "type": "application/geo+json",
+            "title": resource["title"]["en"] if isinstance(resource["title"], dict) else resource["title"],
+            "href": f"{base}/collections/{name}/items",
+        }
+        for name, resource in resources.items()
+        if _is_catalogue(resource)
+    ]
+
+
+def _hierarchy(name: str, resources: Mapping[str, Any], base_url: str) -> list[Json]:
+    """The federated catalogue's children are the poles' catalogues, whose parent it is."""
+
+    def link(rel: str, other: str) -> Json:
+        title = resources[other]["title"]
+        return {
+            "rel": rel,
+            "type": CATALOG_MEDIA_TYPE,
+            "title": title["en"] if isinstance(title, dict) else title,
+            "href": f"{base_url.rstrip('/')}/collections/{other}",
+        }
+
+    if name == CATALOGUE:
+        return [link("child", other) for other, r in resources.items() if other != name and _is_catalogue(r)]
+    return [link("parent", CATALOGUE)] if CATALOGUE in resources else []
+
+
+def _record_provider(resource: Mapping[str, Any]) -> Json:
+    return next(p for p in resource["providers"] if p.get("type") == "record" and p.get("name") == PROVIDER)
 
 
 def _header(response: Any, name: str) -> str:

@@ -14,10 +14,11 @@ A pure function of the record, shared by the API provider, the portal and export
   several, a Point for a single degenerate box, and ``null`` without boxes.
 - ``license`` is an SPDX id when one can be recognised, else ``other`` with a ``rel=license`` link;
   a licence known only as unrecognised text (no URL) goes to ``rights`` with the other constraints.
-- Link relations: download -> ``enclosure``, OGC/web service endpoints -> ``service`` (with the
+- Link relations: the described resource (DOI, or an identifier that is a web address) ->
+  ``describes``, download -> ``enclosure``, OGC/web service endpoints -> ``service`` (with the
   ``protocol`` kept as a link property), information -> ``describedby``, search -> ``search``,
   thumbnails -> ``preview``, DOI -> ``cite-as``, licence -> ``license``, harvest source -> ``via``,
-  anything else -> ``related``.
+  anything else -> ``related``. A link without a media type gets the one its file name says, if any.
 - Our own fields are extras under plain names: ``pole``, ``source``, ``nativeId``, ``platforms``,
   ``instruments``, ``topicCategories``, ``places``, ``lineage``. Crosswalk ``warnings`` are not
   published: they are for pole administrators and are served by the admin API.
@@ -32,6 +33,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from catalogue.record import BBox, Constraints, Contact, Keyword, Link, Record, TemporalExtent
 from catalogue.urls import is_link
@@ -427,7 +429,7 @@ def link_rel(link: Link) -> str:
 def _resource_link(link: Link) -> Json:
     rel = link_rel(link)
     entry: Json = {"rel": rel, "href": link.url}
-    media_type = link.media_type or (_image_type(link.url) if rel == "preview" else None)
+    media_type = link.media_type or (_image_type(link.url) if rel == "preview" else _file_type(link.url))
     if media_type:
         entry["type"] = media_type
     title = link.name or link.description
@@ -447,10 +449,34 @@ def _image_type(url: str) -> str | None:
     return guessed if guessed and guessed.startswith("image/") else None
 
 
+def _file_type(url: str) -> str | None:
+    """The media type a URL's file name says (``.zip``, ``.nc``, ``.pdf``...), so that clients can tell
+    a download from a page before following it; ``None`` for an address without one (an endpoint)."""
+    path = urlsplit(url).path
+    if "." not in path.rsplit("/", 1)[-1]:
+        return None
+    guessed, encoding = mimetypes.guess_type(path)
+    return guessed if guessed and encoding is None else None
+
+
+def described_resource(record: Record) -> str | None:
+    """The address of the resource the record describes (``rel=describes``): its DOI, else an
+    identifier that is a web address (as ``externalIds`` shows it, so a reader can tell it is one)."""
+    if record.doi:
+        return f"https://doi.org/{record.doi}"
+    for identifier in record.identifiers:
+        if identifier.code.startswith(("https://", "http://")) and is_link(identifier.code):
+            return identifier.code
+    return None
+
+
 def record_links(record: Record, licence_link: Json | None) -> list[Json]:
-    """The record's own links: its online resources, previews, DOI, licence, harvest source and the
-    record profile. Links the API adds (self, alternate, collection) are not the record's."""
+    """The record's own links: the resource it describes, its online resources, previews, DOI,
+    licence, harvest source and the record profile. Links the API adds (self, alternate, collection)
+    are not the record's."""
     links = [_resource_link(link) for link in record.links]
+    if described := described_resource(record):
+        links.insert(0, {"rel": "describes", "href": described, "title": "The described resource"})
     for url in record.thumbnails:
         preview: Json = {"rel": "preview", "href": url}
         if image_type := _image_type(url):

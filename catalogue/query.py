@@ -6,12 +6,19 @@ into it and raise ``QueryError`` with a message fit for a 400 response when a pa
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os.path
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
+from pygeofilter import ast
+
+from catalogue.geojson import DOI_SCHEME
+from catalogue.identity import normalise_doi
 
 
 class QueryError(ValueError):
@@ -240,3 +247,319 @@ def _bounded_int(name: str, value: str | int | None, default: int, low: int, hig
     if not low <= number <= high:
         raise QueryError(f"{name} must be between {low} and {high}, got {number}")
     return number
+
+
+def parse_facets(value: str | None) -> list[FacetRequest]:
+    """``"pole,theme:20,year:50:value_asc"`` (OGC API Records Part 2 draft: ``name[:bucketCount[:order]]``,
+    comma-separated) -> facet requests, in the order given, each name once; ``true`` or ``all`` asks
+    for every facet with the default bucket count."""
+    if value is None or not value.strip():
+        return []
+    if value.strip().lower() in ("true", "all"):
+        return [FacetRequest(name) for name in FACETS]
+    requests: dict[str, FacetRequest] = {}
+    for raw in value.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        name, *rest = (part.strip() for part in item.split(":"))
+        if name not in FACETS:
+            raise QueryError(f"unknown facet {name!r}; facets: {', '.join(FACETS)}")
+        if len(rest) > 2:
+            raise QueryError(f"facet {item!r} is not name[:bucketCount[:order]]")
+        size = _bounded_int(
+            f"bucket count of facet {name}", rest[0] if rest else None, DEFAULT_BUCKETS, 1, MAX_BUCKETS
+        )
+        order = rest[1] if len(rest) == 2 else "count_desc"
+        if order not in FACET_ORDERS:
+            raise QueryError(f"unknown order {order!r} for facet {name}; orders: {', '.join(FACET_ORDERS)}")
+        if name in requests:
+            raise QueryError(f"facet {name!r} is asked for twice")
+        requests[name] = FacetRequest(name, size, order)
+    return list(requests.values())
+
+
+# --- externalIds ----------------------------------------------------------------------------------
+
+MAX_EXTERNAL_IDS = 100
+_MAX_EXTERNAL_ID_LENGTH = 2048
+# How clients write the DOI scheme; the catalogue exposes DOIs under ``DOI_SCHEME`` (``externalIds``).
+_DOI_SCHEMES = frozenset({"doi", "https://doi.org", "http://doi.org", "https://dx.doi.org", "http://dx.doi.org"})
+
+
+def parse_external_ids(value: str | list[str] | None) -> list[ExternalId]:
+    """``externalIds`` (OGC API Records 1.0, record-core-query-parameters): a comma-separated list, each
+    item ``scheme:value``, a value alone, or ``scheme:`` (a trailing colon: that scheme, any value).
+
+    Where ``scheme:value`` splits is not decidable from the text: DOIs and URIs hold colons themselves
+    (``https://doi.org/10.5194/x``, ``urn:uuid:...``), and so may schemes (``https://doi.org``). So an
+    item is read every way it can be: as a value alone, and as a scheme and a value at each of its
+    colons. The readings are ORed: an item matches an identifier whose value is the item, or whose
+    scheme, a colon and value spell the item, which is what the text says whatever the split.
+
+    DOIs meet in any spelling: the schemes ``doi``, ``https://doi.org``, ``http://dx.doi.org``... read as
+    ``https://doi.org`` (what ``externalIds`` shows) with the value as a bare lower-case DOI, and a value
+    alone that is a DOI (``doi:10.1/x``, ``https://doi.org/10.1/X``) also reads as that DOI.
+    """
+    if not value:
+        return []
+    items = [item.strip() for item in (value.split(",") if isinstance(value, str) else value)]
+    items = [item for item in items if item]
+    if len(items) > MAX_EXTERNAL_IDS:
+        raise QueryError(f"externalIds takes at most {MAX_EXTERNAL_IDS} identifiers, got {len(items)}")
+    readings: dict[ExternalId, None] = {}
+    for item in items:
+        if len(item) > _MAX_EXTERNAL_ID_LENGTH:
+            raise QueryError(f"externalIds: an identifier is over {_MAX_EXTERNAL_ID_LENGTH} characters long")
+        for reading in _readings(item):
+            readings[reading] = None
+    return list(readings)
+
+
+def _readings(item: str) -> list[ExternalId]:
+    """Every way to read one ``externalIds`` item (see ``parse_external_ids``), canonical."""
+    if item.endswith(":") and item[:-1].strip():
+        return [_canonical(item[:-1].strip(), None)]
+    readings = [_canonical(None, item)]
+    doi = normalise_doi(item)
+    if doi:
+        readings.append(ExternalId(DOI_SCHEME, doi))
+    for at, char in enumerate(item):
+        if char == ":" and item[:at].strip() and item[at + 1 :].strip():
+            readings.append(_canonical(item[:at].strip(), item[at + 1 :].strip()))
+    return readings
+
+
+def _canonical(scheme: str | None, value: str | None) -> ExternalId:
+    if scheme is not None and scheme.casefold().rstrip("/") in _DOI_SCHEMES:
+        return ExternalId(DOI_SCHEME, (normalise_doi(value) or value) if value else None)
+    return ExternalId(scheme, value)
+
+
+# --- CQL2 filter ----------------------------------------------------------------------------------
+
+# What a filter may name: the record properties of /queryables, and the Records spatial and temporal
+# ones. Every backend evaluates every one of them (see the backends for the operators on each).
+FILTERABLES: dict[str, str] = {
+    "id": "the record id",
+    "title": "the title in the record's main language; compared case- and accent-insensitively",
+    "description": "the abstract (with its translations); compared case- and accent-insensitively",
+    "keywords": "any keyword, in any language (with the labels of the concepts the record was tagged"
+    " with); compared case- and accent-insensitively",
+    "type": "the resource type",
+    "pole": "the Data Terra pole",
+    "source": "the harvest source id",
+    "language": "the resource language",
+    "created": "the resource creation date",
+    "updated": "the metadata date stamp",
+    "theme": "a concept URI; a broad concept also matches records having a narrower one",
+    "fair_level": "the level of the FAIR assessment",
+    "geometry": "the record's bounding boxes",
+    "time": "the record's temporal extents",
+    "datetime": "the record's temporal extents (as time)",
+}
+FILTER_LANGS = ("cql2-text", "cql2-json")
+MAX_FILTER_LENGTH = 20_000
+
+
+def parse_filter(source: str | dict[str, Any] | None, lang: str | None = None) -> Any:
+    """A CQL2 filter (``filter`` + ``filter-lang``, OGC API Features Part 3) as a pygeofilter AST, or
+    ``None`` when there is none. ``lang`` defaults to cql2-text for a string and cql2-json for a mapping.
+
+    Works around what pygeofilter 0.4 gets wrong rather than evaluate a wrong filter: it reads a JSON
+    ``bbox`` as (x1, x2, y1, y2) and ``between`` only as ``[value, [low, high]]``, so both are rewritten
+    first; it reads ``t_overlaps`` as ``t_intersects``, so ``T_OVERLAPS`` is refused. Its cql2-text
+    grammar wants ``a T_BEFORE b`` and timestamps in intervals, so the standard ``T_BEFORE(a, b)`` and
+    dates or ``'..'`` in ``INTERVAL`` are rewritten to those; what it cannot read at all (``NOT`` before
+    a parenthesised ``AND``/``OR``, arrays) is a syntax error, and cql2-json expresses it.
+
+    pygeofilter's parser modules build their grammars when imported: they are imported here, on the
+    first filter, rather than by every process that imports the query model.
+    """
+    if source is None or (isinstance(source, str) and not source.strip()):
+        return None
+    lang = lang or ("cql2-json" if isinstance(source, dict) else "cql2-text")
+    if lang not in FILTER_LANGS:
+        raise QueryError(f"filter-lang must be one of {', '.join(FILTER_LANGS)}, got {lang!r}")
+    if isinstance(source, str) and len(source) > MAX_FILTER_LENGTH:
+        raise QueryError(f"filter is longer than {MAX_FILTER_LENGTH} characters")
+    try:
+        node = _parse_json_filter(source) if lang == "cql2-json" else _parse_text_filter(source)
+    except RecursionError:
+        raise QueryError("filter is nested too deeply") from None
+    if not isinstance(node, ast.Condition | ast.Predicate):
+        raise QueryError(f"filter must be a condition (a comparison, a predicate...), not {node!r}")
+    return node
+
+
+@functools.cache
+def _text_parser() -> Any:
+    """pygeofilter's cql2-text grammar and transformer, built without ``debug``: pygeofilter's own parser
+    prints the parser's whole state to stdout on every error a client makes."""
+    from lark import Lark
+    from pygeofilter.parsers.cql2_text import parser
+
+    return Lark.open(
+        "grammar.lark",
+        rel_to=parser.__file__,
+        parser="lalr",
+        maybe_placeholders=False,
+        transformer=parser.CQLTransformer(),
+        import_paths=[os.path.dirname(os.path.dirname(parser.__file__))],
+    )
+
+
+def _parse_text_filter(source: str | dict[str, Any]) -> Any:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+
+    if not isinstance(source, str):
+        raise QueryError("a cql2-text filter must be text")
+    if re.search(r"\bT_OVERLAPS\b", re.sub(r"'[^']*'", "''", source), re.IGNORECASE):
+        raise QueryError("T_OVERLAPS is not supported in filters; T_INTERSECTS is")
+    text = _interval_bounds(_infix_temporal(source))  # what columns in errors count in
+    try:
+        return _text_parser().parse(text)
+    except UnexpectedEOF:
+        raise QueryError("filter is not valid CQL2 text: it ends too early") from None
+    except UnexpectedCharacters as err:
+        raise QueryError(
+            f"filter is not valid CQL2 text: unexpected {text[err.pos_in_stream]!r} at column {err.column}"
+        ) from None
+    except UnexpectedInput as err:
+        token = getattr(err, "token", None)
+        if token is not None and token.type == "$END":
+            raise QueryError("filter is not valid CQL2 text: it ends too early") from None
+        raise QueryError(
+            f"filter is not valid CQL2 text: unexpected {str(token)!r} at column {err.column}"
+        ) from None
+    except Exception as err:  # lark wraps errors of pygeofilter's transformer (a bad date, say)
+        raise QueryError(f"filter is not valid CQL2 text: {_cause(err)}") from None
+
+
+_TEMPORAL_CALL = re.compile(r"(T_[A-Za-z]+)\s*\(", re.IGNORECASE)
+_INTERVAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
+
+
+def _infix_temporal(text: str) -> str:
+    """CQL2 text's temporal predicates, ``T_INTERSECTS(a, b)``, as pygeofilter 0.4's grammar has them:
+    ``(a T_INTERSECTS b)``; ``T_DISJOINT``, which it lacks, as not intersecting. Quoted text is left as
+    it is."""
+    out = []
+    at = 0
+    while at < len(text):
+        if text[at] == "'":
+            end = _quoted_end(text, at)
+            out.append(text[at:end])
+            at = end
+            continue
+        call = _TEMPORAL_CALL.match(text, at)
+        if call and (at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_")):
+            args, end = _arguments(text, call.end())
+            if len(args) == 2:
+                lhs, rhs = (_infix_temporal(arg) for arg in args)
+                if call.group(1).upper() == "T_DISJOINT":  # not in that grammar: what it means
+                    out.append(f"(NOT ({lhs} T_INTERSECTS {rhs}) AND {lhs} IS NOT NULL)")
+                else:
+                    out.append(f"({lhs} {call.group(1)} {rhs})")
+                at = end
+                continue
+        out.append(text[at])
+        at += 1
+    return "".join(out)
+
+
+def _quoted_end(text: str, at: int) -> int:
+    """Where the quoted text starting at ``at`` ends (past its closing quote; ``''`` is a quote)."""
+    at += 1
+    while at < len(text):
+        if text[at] == "'":
+            if text[at + 1 : at + 2] != "'":
+                return at + 1
+            at += 1
+        at += 1
+    return at
+
+
+def _arguments(text: str, at: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose ``(`` ends before ``at``, and where the call ends."""
+    args, depth, start = [], 1, at
+    while at < len(text):
+        char = text[at]
+        if char == "'":
+            at = _quoted_end(text, at)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(text[start:at])
+                return args, at + 1
+        elif char == "," and depth == 1:
+            args.append(text[start:at])
+            start = at + 1
+        at += 1
+    return [], at  # unbalanced: left to the parser to report
+
+
+def _interval_bounds(text: str) -> str:
+    """``INTERVAL`` bounds as pygeofilter 0.4's grammar takes them, timestamps only: a date is its first
+    (start) or last (end) second, and ``'..'`` (open) the first or last instant there is."""
+
+    def bound(value: str, end: bool) -> str:
+        value = value.strip()
+        if value == "..":
+            return "9999-12-31T23:59:59Z" if end else "0001-01-01T00:00:00Z"
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return f"{value}T23:59:59Z" if end else f"{value}T00:00:00Z"
+        return value
+
+    def interval(match: re.Match[str]) -> str:
+        return f"INTERVAL('{bound(match.group(1), False)}','{bound(match.group(2), True)}')"
+
+    return _INTERVAL.sub(interval, text)
+
+
+def _parse_json_filter(source: str | dict[str, Any]) -> Any:
+    from pygeofilter.parsers.cql2_json import parse
+
+    if isinstance(source, str):
+        try:
+            source = json.loads(source)
+        except ValueError as err:
+            raise QueryError(f"filter is not valid JSON: {err}") from None
+    try:
+        return parse(_mend_json(source))
+    except QueryError:
+        raise
+    except Exception as err:
+        raise QueryError(f"filter is not valid CQL2 JSON: {_cause(err)}") from None
+
+
+def _mend_json(node: Any) -> Any:
+    """The CQL2 JSON ``node`` in the shapes pygeofilter 0.4 reads right (see ``parse_filter``)."""
+    if isinstance(node, list):
+        return [_mend_json(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(box := node.get("bbox"), list) and "op" not in node:
+        if len(box) not in (4, 6) or not all(isinstance(n, int | float) for n in box):
+            raise QueryError(f"filter: a bbox is 4 or 6 numbers, got {box!r}")
+        west, south, east, north = box if len(box) == 4 else (box[0], box[1], box[3], box[4])
+        return {**node, "bbox": [west, east, south, north]}  # pygeofilter's Envelope(x1, x2, y1, y2)
+    mended = {key: _mend_json(value) for key, value in node.items()}
+    op = mended.get("op")
+    if op == "t_overlaps":
+        raise QueryError("t_overlaps is not supported in filters; t_intersects is")
+    args = mended.get("args")
+    if op == "between" and isinstance(args, list) and len(args) == 3:
+        mended["args"] = [args[0], [args[1], args[2]]]
+    return mended
+
+
+def _cause(err: BaseException) -> str:
+    """The message of the error at the bottom of ``err``'s chain (lark wraps transformer errors)."""
+    while getattr(err, "orig_exc", None) is not None:
+        err = err.orig_exc  # type: ignore[attr-defined]
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

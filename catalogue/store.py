@@ -40,6 +40,16 @@ class SearchResult(msgspec.Struct, kw_only=True):
     facets: list[Facet] = []  # in the order the query asked for them
 
 
+class Extent(msgspec.Struct, kw_only=True):
+    """Where and when the records of a query lie, for the ``extent`` of a catalogue description:
+    ``bbox`` (west, south, east, north) encloses all their boxes, ``None`` if none has one; ``time``
+    (start, end) spans all their temporal extents as UTC timestamps, an open end as ``None``, and is
+    ``None`` itself if none has one."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    time: tuple[str | None, str | None] | None = None
+
+
 class Store(ABC):
     """An index of ``Record``s. Writes are batched: a batch is applied whole or not at all."""
 
@@ -73,6 +83,11 @@ class Store(ABC):
 
         Duplicates are left out, so that ``matched`` counts each resource once, unless the query names
         records (``query.ids``): a client asking for a record by id gets it, duplicate or not."""
+
+    @abstractmethod
+    def extent(self, query: Query) -> Extent:
+        """The extent of every record ``query`` matches (duplicates left out as by ``search``; its
+        sort, paging and facets play no part)."""
 
     @abstractmethod
     def count(self, source_id: str | None = None) -> int:

@@ -20,18 +20,33 @@ aerosol optical depth record whose text never says "aerosols", and SST under oce
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from catalogue.query import Query, QueryError, Sort
+from catalogue.query import (
+    FACETS,
+    MAX_BUCKETS,
+    Facet,
+    FacetRequest,
+    Query,
+    QueryError,
+    Sort,
+    parse_external_ids,
+    parse_filter,
+)
 from catalogue.record import (
     BBox,
     Concept,
+    Constraints,
     Contact,
     FairReport,
+    Format,
     Identifier,
     Keyword,
     Link,
@@ -830,6 +845,161 @@ class StoreContract:
         loaded.upsert([iasi()])  # a new version without a report: to validate again
         assert loaded.unvalidated("aeris-catalogue", "v2") == aeris(ICE, IASI, WMS, POLDER)
 
+    # --- facets -------------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def faceted(self, loaded: Store) -> Store:
+        """The catalogue with themes, formats, licences and platforms, and a duplicate (never counted)."""
+        loaded.upsert([faceted_sst(), faceted_polder(), faceted_argo()])
+        loaded.upsert([republished(faceted_sst(), SST_AERIS, pole="AERIS")])
+        return loaded
+
+    def test_facets_count_every_match_per_value(self, faceted: Store) -> None:
+        result = faceted.search(Query(facets=[FacetRequest(name) for name in FACETS], limit=1))
+        assert result.matched == 8 and len(result.records) == 1
+        assert [f.name for f in result.facets] == list(FACETS)
+        got = {f.name: counts(f) for f in result.facets}
+        assert got["pole"] == {"AERIS": 4, "ODATIS": 2, "FORMATER": 1, "THEIA": 1}
+        assert got["source"] == {
+            "aeris-catalogue": 4,
+            "odatis-sextant": 2,
+            "formater-catalogue": 1,
+            "theia-oso": 1,
+        }
+        assert got["type"] == {"dataset": 6, "series": 1, "service": 1}
+        # Data Terra concepts only (no GCMD one), a record under its themes' compartments too
+        assert got["theme"] == {
+            DATA_TERRA + "ocean": 2,
+            DATA_TERRA + "physical-oceanography": 1,
+            DATA_TERRA + "atmosphere": 1,
+        }
+        assert got["platform"] == {"Metop-B": 2, "Metop-A": 1, "Sentinel-1A": 1}
+        assert got["instrument"] == {"IASI": 1}
+        assert got["format"] == {"NetCDF": 1, "HDF5": 1}  # "netCDF-4" is NetCDF, counted once
+        assert got["license"] == {"CC-BY-4.0": 1, "other": 1}
+        assert got["fair_level"] == {"moderate": 1, "advanced": 1}
+
+    def test_the_year_facet_counts_each_year_an_extent_covers(self, faceted: Store) -> None:
+        this_year = datetime.now(UTC).year
+        (years,) = faceted.search(Query(facets=[FacetRequest("year", size=1000, order="value_asc")])).facets
+        got = counts(years)
+        # ICE ends in 1950 and its start is unknown: 1950 only. ARGO: 2001-2005 and 2015-2016.
+        # IASI: from 2007 to this year (open end). SST: 2010-2019. ETNA: 2015-2021.
+        assert list(got)[:7] == ["1950", "2001", "2002", "2003", "2004", "2005", "2007"]
+        assert got["1950"] == 1 and "2006" not in got and got["2008"] == 1 and got["2012"] == 2
+        assert got["2015"] == 4 and got["2017"] == 3 and got["2020"] == 2 and got["2022"] == 1
+        assert list(got)[-1] == str(this_year) and got[str(this_year)] == 1
+        assert not years.more
+
+    def test_the_year_facet_leaves_out_years_before_1800(self, store: Store) -> None:
+        old = _record(
+            "theia-oso.archives",
+            title=_fr("Archives"),
+            temporal=[TemporalExtent(start="1500", end="1600"), TemporalExtent(start="1790-05", end="1801")],
+        )
+        store.upsert([old])
+        (years,) = store.search(Query(facets=[FacetRequest("year")])).facets
+        assert counts(years) == {"1800": 1, "1801": 1}
+
+    def test_theme_buckets_carry_labels_and_their_broader_theme(self, faceted: Store) -> None:
+        (themes,) = faceted.search(Query(facets=[FacetRequest("theme")])).facets
+        by_value = {b.value: b for b in themes.buckets}
+        ocean = by_value[DATA_TERRA + "ocean"]
+        assert ocean.labels == {"fr": "Océan", "en": "Ocean"} and ocean.parent is None
+        physical = by_value[DATA_TERRA + "physical-oceanography"]
+        assert physical.labels == {"fr": "Océanographie physique", "en": "Physical oceanography"}
+        assert physical.parent == DATA_TERRA + "ocean"
+        assert by_value[DATA_TERRA + "atmosphere"].labels == {"fr": "Atmosphère", "en": "Atmosphere"}
+
+    @pytest.mark.parametrize(
+        "criteria",
+        [
+            {},
+            {"q": [["temperature"]]},
+            {"q": [["temperature"]], "sortby": [Sort("title")]},
+            {"bbox": (-20.0, 30.0, 20.0, 60.0)},
+            {"time": ("2015-06-01T00:00:00Z", None)},
+            {"properties": {"pole": ["ODATIS", "AERIS"]}},
+            {"properties": {"theme": [DATA_TERRA + "ocean"]}},
+            {"types": ["dataset"], "q": [["sol"], ["carbon"]]},
+            {"q": [["nowhere"]]},
+        ],
+    )
+    def test_facets_agree_with_matched_under_any_criteria(
+        self, faceted: Store, criteria: dict[str, object]
+    ) -> None:
+        every = [FacetRequest(name, size=MAX_BUCKETS) for name in ("pole", "source", "type", "theme")]
+        result = faceted.search(Query(facets=every, limit=2, **criteria))
+        pole, source, kind, theme = (counts(f) for f in result.facets)
+        all_ids = found(faceted, **criteria)
+        assert result.matched == len(all_ids)
+        assert sum(pole.values()) == sum(source.values()) == sum(kind.values()) == result.matched
+        matched = [faceted.get(i) for i in all_ids]
+        assert pole == tally(r.pole for r in matched)
+        assert theme.get(DATA_TERRA + "ocean", 0) == sum(r.id in (SST, ARGO) for r in matched)
+
+    def test_facets_of_a_search_by_id_count_the_duplicates_it_names(self, faceted: Store) -> None:
+        result = faceted.search(Query(ids=[SST_AERIS, SST], facets=[FacetRequest("pole")]))
+        assert result.matched == 2
+        assert counts(result.facets[0]) == {"AERIS": 1, "ODATIS": 1}
+
+    def test_facets_come_with_an_empty_page_and_past_the_end(self, faceted: Store) -> None:
+        for limit, offset in ((0, 0), (10, 50)):
+            result = faceted.search(Query(facets=[FacetRequest("type")], limit=limit, offset=offset))
+            assert result.records == [] and result.matched == 8
+            assert counts(result.facets[0]) == {"dataset": 6, "series": 1, "service": 1}
+
+    def test_no_match_gives_facets_without_buckets(self, faceted: Store) -> None:
+        result = faceted.search(Query(q=[["nowhere"]], facets=[FacetRequest("pole"), FacetRequest("year")]))
+        assert result.facets == [Facet(name="pole"), Facet(name="year")]
+
+    @pytest.mark.parametrize(
+        ("order", "size", "expected", "more"),
+        [
+            ("count_desc", 10, [("AERIS", 4), ("ODATIS", 2), ("FORMATER", 1), ("THEIA", 1)], False),
+            ("count_desc", 2, [("AERIS", 4), ("ODATIS", 2)], True),
+            ("count_asc", 3, [("FORMATER", 1), ("THEIA", 1), ("ODATIS", 2)], True),  # ties by value
+            ("value_asc", 10, [("AERIS", 4), ("FORMATER", 1), ("ODATIS", 2), ("THEIA", 1)], False),
+            ("value_desc", 1, [("THEIA", 1)], True),
+            ("count_desc", 4, [("AERIS", 4), ("ODATIS", 2), ("FORMATER", 1), ("THEIA", 1)], False),
+        ],
+    )
+    def test_buckets_are_ordered_and_cut_as_asked(
+        self, faceted: Store, order: str, size: int, expected: list[tuple[str, int]], more: bool
+    ) -> None:
+        (pole,) = faceted.search(Query(facets=[FacetRequest("pole", size, order)])).facets
+        assert [(b.value, b.count) for b in pole.buckets] == expected
+        assert pole.more is more
+
+    @pytest.mark.parametrize(
+        "request_",
+        [
+            FacetRequest("colour"),
+            FacetRequest("pole", 0),
+            FacetRequest("pole", MAX_BUCKETS + 1),
+            FacetRequest("pole", 5, "largest"),
+        ],
+    )
+    def test_a_facet_it_cannot_count_is_a_query_error(self, faceted: Store, request_: FacetRequest) -> None:
+        with pytest.raises(QueryError):
+            faceted.search(Query(facets=[request_]))
+
+    def test_facets_come_in_the_order_asked(self, faceted: Store) -> None:
+        asked = [FacetRequest("year", 2), FacetRequest("pole", 1), FacetRequest("license")]
+        assert [f.name for f in faceted.search(Query(facets=asked)).facets] == ["year", "pole", "license"]
+
+    def test_facets_follow_writes(self, faceted: Store) -> None:
+        asked = [FacetRequest("theme"), FacetRequest("license"), FacetRequest("format"), FacetRequest("pole")]
+        faceted.delete([POLDER])
+        faceted.upsert([sst()])  # without its themes, formats, licence
+        theme, licence, formats, pole = (counts(f) for f in faceted.search(Query(facets=asked)).facets)
+        assert theme == {DATA_TERRA + "ocean": 1}
+        assert licence == {} and formats == {}
+        assert pole == {"AERIS": 3, "ODATIS": 2, "FORMATER": 1, "THEIA": 1}
+        faceted.delete([SST])  # its duplicate becomes the primary, under AERIS
+        (pole,) = faceted.search(Query(facets=[FacetRequest("pole")])).facets
+        assert counts(pole) == {"AERIS": 4, "ODATIS": 1, "FORMATER": 1, "THEIA": 1}
+
     # --- scan and rebuild ---------------------------------------------------------------------------
 
     def test_scan_gives_every_record_in_indexing_order(self, store: Store) -> None:
@@ -936,6 +1106,312 @@ class StoreContract:
         assert {count for count, _ in throughout} <= {old[0], new[0]}
         assert {matched for _, matched in throughout} <= {old[1], new[1]}
         assert seen() == new
+
+    # --- CQL2 filter and externalIds -----------------------------------------------------------------
+
+    @staticmethod
+    def filtered(store: Store, text: str, lang: str | None = None, **criteria: object) -> list[str]:
+        """Ids the CQL2 filter ``text`` (cql2-text unless ``lang`` says) selects, with other criteria."""
+        return found(store, filter=parse_filter(text, lang), **criteria)
+
+    def test_a_filter_compares_codes(self, loaded: Store) -> None:
+        aeris, others = [ICE, IASI, WMS], [ETNA, ARGO, SST, OSO]
+        assert self.filtered(loaded, "pole = 'AERIS'") == aeris
+        assert self.filtered(loaded, "pole <> 'AERIS'") == others
+        assert self.filtered(loaded, "pole < 'FORMATER'") == aeris
+        assert self.filtered(loaded, "pole <= 'FORMATER'") == [*aeris, ETNA]
+        assert self.filtered(loaded, "pole > 'ODATIS'") == [OSO]
+        assert self.filtered(loaded, "pole >= 'ODATIS'") == [ARGO, SST, OSO]
+        assert self.filtered(loaded, "'ODATIS' <= pole") == [ARGO, SST, OSO]
+        assert self.filtered(loaded, "pole IN ('THEIA', 'FORMATER')") == [ETNA, OSO]
+        assert self.filtered(loaded, "pole NOT IN ('THEIA', 'FORMATER')") == [*aeris, ARGO, SST]
+        assert self.filtered(loaded, "pole BETWEEN 'B' AND 'P'") == [ETNA, ARGO, SST]
+        assert self.filtered(loaded, "pole NOT BETWEEN 'B' AND 'P'") == [*aeris, OSO]
+        assert self.filtered(loaded, "pole LIKE 'ae%'") == aeris
+        assert self.filtered(loaded, "pole LIKE 'O_ATIS'") == [ARGO, SST]
+        assert self.filtered(loaded, "pole NOT LIKE 'A%'") == others
+        assert self.filtered(loaded, "CASEI(pole) = CASEI('aeris')") == aeris
+        assert self.filtered(loaded, "type = 'series'") == [IASI]
+        either = f"source = 'theia-oso' OR id = '{ETNA}'"
+        assert self.filtered(loaded, either) == [ETNA, OSO]
+        assert self.filtered(loaded, "id LIKE 'odatis%'") == [ARGO, SST]
+        assert self.filtered(loaded, "language IS NULL") == [WMS]
+        assert self.filtered(loaded, "updated IS NULL") == [WMS, ARGO]
+        assert self.filtered(loaded, "updated IS NOT NULL AND language = 'fr'") == [ICE, ETNA, SST, OSO]
+
+    def test_a_filter_combines_with_and_or_not_as_cql2_does(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "pole = 'AERIS' AND NOT (type = 'series')") == [ICE, WMS]
+        grouped = "(pole = 'THEIA' OR pole = 'FORMATER') AND language = 'fr'"
+        assert self.filtered(loaded, grouped) == [ETNA, OSO]
+        either = [{"op": "=", "args": [{"property": "pole"}, pole]} for pole in ("AERIS", "ODATIS")]
+        neither = json.dumps({"op": "not", "args": [{"op": "or", "args": either}]})
+        assert self.filtered(loaded, neither, "cql2-json") == [ETNA, OSO]
+        # A test of a missing value is unknown, and so is its negation: neither selects the record.
+        assert self.filtered(loaded, "language = 'fr'") == [ICE, ETNA, SST, OSO]
+        assert self.filtered(loaded, "NOT (language = 'fr')") == [IASI, ARGO]
+        french = {"op": "=", "args": [{"property": "language"}, "fr"]}
+        twice = json.dumps({"op": "not", "args": [{"op": "not", "args": [french]}]})
+        assert self.filtered(loaded, twice, "cql2-json") == [ICE, ETNA, SST, OSO]
+        assert self.filtered(loaded, "INCLUDE") == ALL
+        assert self.filtered(loaded, "EXCLUDE") == []
+
+    def test_a_filter_on_text_ignores_case_and_accents(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "title LIKE '%TEMPERATURE%'") == [SST]
+        assert self.filtered(loaded, "title = 'ARGO FLOAT PROFILES - PACIFIC OCEAN'") == [ARGO]
+        assert self.filtered(loaded, "ACCENTI(CASEI(title)) LIKE '%DÉFORMATION%'") == [ETNA]
+        assert self.filtered(loaded, "title LIKE 'carte d_occupation%'") == [OSO]  # _: one character
+        assert self.filtered(loaded, "title LIKE 'argo float profiles . pacific%'") == []  # . is no wildcard
+        assert self.filtered(loaded, "title LIKE '%2021'") == [OSO]
+        assert self.filtered(loaded, "title > 'c' AND title < 'd'") == [ICE, OSO]
+        assert self.filtered(loaded, "description LIKE '%sentinel%'") == [ETNA, OSO]
+        assert self.filtered(loaded, "description LIKE '%bay of biscay%'") == [SST]  # a translation
+
+    def test_a_filter_on_keywords_tests_each_keyword(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "keywords = 'OCEAN'") == [SST]
+        assert self.filtered(loaded, "keywords = 'oc'") == []  # a whole keyword, not a part
+        assert self.filtered(loaded, "keywords = 'volcanology'") == [ETNA]  # a translation
+        assert self.filtered(loaded, "keywords LIKE 'temp%'") == [SST]
+        assert self.filtered(loaded, "keywords IN ('volcanologie', 'Occupation des sols')") == [ETNA, OSO]
+        assert self.filtered(loaded, "keywords <> 'océan'") == [ICE, IASI, WMS, ETNA, ARGO, OSO]
+        assert self.filtered(loaded, "keywords IS NULL") == [ICE, WMS, ARGO]
+        contains = json.dumps(
+            {"op": "a_contains", "args": [{"property": "keywords"}, ["océan", "TEMPÉRATURE DE LA MER"]]}
+        )
+        assert self.filtered(loaded, contains, "cql2-json") == [SST]
+        neither = '{"op": "a_contains", "args": [{"property": "keywords"}, ["océan", "volcanologie"]]}'
+        assert self.filtered(loaded, neither, "cql2-json") == []
+        overlaps = '{"op": "a_overlaps", "args": [{"property": "keywords"}, ["océan", "volcanologie"]]}'
+        assert self.filtered(loaded, overlaps, "cql2-json") == [ETNA, SST]
+
+    def test_a_filter_on_theme_is_hierarchical(self, loaded: Store) -> None:
+        loaded.upsert([polder(), themed_sst()])
+        assert self.filtered(loaded, f"theme = '{EARTH_SCIENCE}'") == [POLDER, SST]
+        assert self.filtered(loaded, f"theme = '{AEROSOLS}'") == [POLDER]
+        assert self.filtered(loaded, f"theme IN ('{AEROSOLS}', '{OCEANS}')") == [POLDER, SST]
+        assert self.filtered(loaded, f"theme <> '{AEROSOLS}'") == ALL
+        assert self.filtered(loaded, f"theme LIKE '{DATA_TERRA}%'") == [POLDER, SST]
+        assert self.filtered(loaded, "theme IS NOT NULL") == [POLDER, ETNA, SST]
+        both = f'{{"op": "a_contains", "args": [{{"property": "theme"}}, ["{EARTH_SCIENCE}", "{OCEANS}"]]}}'
+        assert self.filtered(loaded, both, "cql2-json") == [SST]
+
+    def test_a_filter_on_dates_compares_the_periods_they_name(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "created = '2008'") == [IASI]  # created "2008": within the year
+        assert self.filtered(loaded, "created = DATE('2010-03-15')") == [SST]
+        assert self.filtered(loaded, "created > '2015'") == [OSO]  # after the end of 2015
+        assert self.filtered(loaded, "created >= '2015'") == [ETNA, OSO]
+        assert self.filtered(loaded, "created < '2001-01-02'") == [ARGO]
+        assert self.filtered(loaded, "created <= '2001'") == [ARGO]
+        assert self.filtered(loaded, "created BETWEEN '2008' AND '2010'") == [IASI, SST]
+        assert self.filtered(loaded, "created IN ('2008', '2022-01-10')") == [IASI, OSO]
+        # In UTC: ICE's date stamp is 10:00 at UTC+2.
+        assert self.filtered(loaded, "updated = TIMESTAMP('2019-03-01T08:00:00Z')") == [ICE]
+        assert self.filtered(loaded, "T_BEFORE(updated, DATE('2020-01-01'))") == [ICE]
+        assert self.filtered(loaded, "T_AFTER(updated, DATE('2023-12-31'))") == [IASI]
+
+    def test_a_filter_on_time_tests_the_temporal_extents(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "T_INTERSECTS(time, INTERVAL('2003-01-01', '2003-12-31'))") == [ARGO]
+        assert self.filtered(loaded, "T_INTERSECTS(time, INTERVAL('2006-01-01', '2006-12-31'))") == []  # gap
+        assert self.filtered(loaded, "T_INTERSECTS(datetime, DATE('2008-06-01'))") == [IASI]
+        assert self.filtered(loaded, "T_INTERSECTS(time, INTERVAL('..', '1900-01-01'))") == [ICE]
+        assert self.filtered(loaded, "T_BEFORE(time, TIMESTAMP('2000-01-01T00:00:00Z'))") == [ICE]
+        assert self.filtered(loaded, "T_AFTER(time, DATE('2014-12-31'))") == [ETNA]
+        during = "T_DURING(time, INTERVAL('2000-01-01', '..'))"
+        assert self.filtered(loaded, during) == [IASI, ETNA, ARGO, SST]
+        contains = "T_CONTAINS(time, INTERVAL('2016-01-01', '2016-06-30'))"
+        assert self.filtered(loaded, contains) == [IASI, ETNA, ARGO, SST]
+        disjoint = "T_DISJOINT(time, INTERVAL('2006-01-01', '2006-12-31'))"
+        assert self.filtered(loaded, disjoint) == [ICE, IASI, ETNA, ARGO, SST]  # not those without time
+        assert self.filtered(loaded, "time IS NULL") == [WMS, OSO]
+        since = {"interval": ["2003-01-01", ".."]}
+        interval = json.dumps({"op": "t_intersects", "args": [{"property": "time"}, since]})
+        assert self.filtered(loaded, interval, "cql2-json") == [IASI, ETNA, ARGO, SST]
+
+    def test_a_filter_on_geometry_uses_the_boxes(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "S_INTERSECTS(geometry, BBOX(-5, 40, 0, 45))") == [IASI, SST, OSO]
+        assert self.filtered(loaded, "S_INTERSECTS(geometry, BBOX(175, -5, -175, 5))") == [IASI, ARGO]
+        assert self.filtered(loaded, "S_INTERSECTS(geometry, POINT(15 37.7))") == [IASI, ETNA]
+        polygon = "S_INTERSECTS(geometry, POLYGON((14 37, 16 37, 16 38, 14 37)))"  # its envelope
+        assert self.filtered(loaded, polygon) == [IASI, ETNA]
+        assert self.filtered(loaded, "BBOX(geometry, 145, 25, 146, 26)") == [IASI, ARGO]  # Argo's 2nd box
+        assert self.filtered(loaded, "S_DISJOINT(geometry, BBOX(-180, -90, 0, 90))") == [ETNA]
+        assert self.filtered(loaded, "geometry IS NULL") == [WMS]
+        box = '{"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [14, 37, 16, 38]}]}'
+        assert self.filtered(loaded, box, "cql2-json") == [IASI, ETNA]
+
+    def test_a_filter_is_anded_with_the_other_criteria(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "language = 'fr'", q=[["sentinel"]]) == [ETNA, OSO]
+        assert self.filtered(loaded, "pole <> 'THEIA'", q=[["sentinel"]]) == [ETNA]
+        assert self.filtered(loaded, "pole = 'AERIS'", bbox=(-10.0, 40.0, 0.0, 45.0)) == [IASI]
+        assert self.filtered(loaded, "pole = 'ODATIS'", time=("2003-01-01T00:00:00Z", None)) == [ARGO, SST]
+        assert self.filtered(loaded, "language = 'en'", properties={"pole": ["AERIS"]}) == [IASI]
+        assert self.filtered(loaded, "pole = 'AERIS'", types=["service"]) == [WMS]
+        assert self.filtered(loaded, "pole = 'AERIS'", sortby=[Sort("title", False)]) == [WMS, IASI, ICE]
+        page = loaded.search(Query(filter=parse_filter("pole = 'AERIS'"), limit=2, offset=1))
+        assert ([r.id for r in page.records], page.matched) == ([IASI, WMS], 3)
+
+    def test_a_filter_finds_the_primary_of_duplicates_only(self, loaded: Store) -> None:
+        loaded.upsert([republished(sst(), SST_AERIS)])
+        assert self.filtered(loaded, "title LIKE '%gascogne%'") == [SST]
+        assert self.filtered(loaded, "source = 'aeris-catalogue' AND title LIKE '%gascogne%'") == []
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("platform = 'Metop-A'", "unknown property 'platform'"),
+            ("title = 5", "title takes text"),
+            ("time = '2020'", "time cannot be compared with ="),
+            ("geometry = 'x'", "geometry cannot be compared"),
+            ("S_CONTAINS(geometry, POINT(1 2))", "S_CONTAINS is not supported"),
+            ("S_INTERSECTS(geometry, BBOX(0, 50, 10, 40))", "south"),
+            ("S_INTERSECTS(geometry, BBOX(0, 40, 200, 50))", "within [-180, 180]"),
+            ("T_MEETS(time, DATE('2020-01-01'))", "T_MEETS is not supported"),
+            ("T_BEFORE(pole, DATE('2020-01-01'))", "applies to time"),
+            ("created > 'soon'", "not a date"),
+            ("created > 5", "takes a date"),
+            ("pole = title", "not with another property"),
+            ("pole LIKE title", "must be text"),
+            ("upper(pole) = 'AERIS'", "function upper() is not supported"),
+            ("keywords > 'a'", "keywords cannot be compared with >"),
+            ("T_BEFORE(time, DATE('2020-01-01')) AND fair = 1", "unknown property 'fair'"),
+        ],
+    )
+    def test_a_filter_the_store_cannot_evaluate_is_a_query_error(
+        self, loaded: Store, text: str, message: str
+    ) -> None:
+        with pytest.raises(QueryError, match=re.escape(message)):
+            self.filtered(loaded, text)
+
+    def test_a_filter_too_deep_to_evaluate_is_a_query_error(self, loaded: Store) -> None:
+        assert self.filtered(loaded, " OR ".join(["pole = 'THEIA'"] * 50)) == [OSO]
+        with pytest.raises(QueryError, match="nested too deeply"):  # 1000 levels: no backend takes that
+            self.filtered(loaded, " OR ".join(["pole = 'THEIA'"] * 1000))
+
+    def test_a_filter_value_is_never_sql(self, loaded: Store) -> None:
+        assert self.filtered(loaded, "pole = 'x\" OR 1=1 --'") == []
+        assert self.filtered(loaded, "title LIKE '%; DROP TABLE records; --%'") == []
+        assert self.filtered(loaded, "pole IN ('), (SELECT 1) --')") == []
+        assert self.filtered(loaded, "keywords = ')|(.*'") == []  # nor a regular expression
+        assert loaded.count() == 7
+
+    def test_external_ids_find_records_by_identifier_however_written(self, loaded: Store) -> None:
+        for written in [
+            "10.12770/sst-gascogne",
+            "10.12770/SST-GASCOGNE",
+            "doi:10.12770/sst-gascogne",
+            "https://doi.org/10.12770/sst-gascogne",
+            "https://doi.org:10.12770/sst-gascogne",
+            "DOI:10.12770/sst-gascogne",
+            "nothing,10.12770/sst-gascogne",
+        ]:
+            assert found(loaded, external_ids=parse_external_ids(written)) == [SST], written
+        assert found(loaded, external_ids=parse_external_ids("10.12770/sst")) == []
+        assert found(loaded, external_ids=parse_external_ids("https://doi.org:")) == [SST]  # a scheme alone
+        assert found(loaded, external_ids=parse_external_ids("urn:x:10.12770/sst-gascogne")) == []
+
+    def test_external_ids_match_schemes_and_local_codes(self, store: Store) -> None:
+        coded = msgspec.structs.replace(
+            oso(),
+            identifiers=[
+                Identifier(code="oso-2021", scheme="theia"),
+                Identifier(code="urn:uuid:6c1c5f4e-0d5e-4b7e-9a1f-0c6f3b7d2a11"),
+            ],
+        )
+        store.upsert([coded, etna()])
+        assert found(store, external_ids=parse_external_ids("theia:oso-2021")) == [OSO]
+        assert found(store, external_ids=parse_external_ids("oso-2021")) == [OSO]
+        assert found(store, external_ids=parse_external_ids("other:oso-2021")) == []
+        assert found(store, external_ids=parse_external_ids("theia:")) == [OSO]
+        uuid = "urn:uuid:6c1c5f4e-0d5e-4b7e-9a1f-0c6f3b7d2a11"
+        assert found(store, external_ids=parse_external_ids(uuid)) == [OSO]
+        assert found(store, external_ids=parse_external_ids(uuid.upper())) == []  # values are exact
+        # Its source and native id are no identifier a record shows of itself.
+        assert found(store, external_ids=parse_external_ids("theia-oso:oso-2021")) == []
+
+    def test_external_ids_of_a_duplicate_find_its_primary(self, loaded: Store) -> None:
+        copy = republished(sst(), SST_AERIS, identifiers=[*sst().identifiers, Identifier(code="aeris-42")])
+        loaded.upsert([copy])
+        for written in ["aeris-42", "aeris-catalogue:sst-gascogne", "10.12770/sst-gascogne"]:
+            assert found(loaded, external_ids=parse_external_ids(written)) == [SST], written
+        # A client naming the records gets the copy too, by what it shows itself.
+        assert found(loaded, ids=[SST_AERIS], external_ids=parse_external_ids("aeris-42")) == [SST_AERIS]
+        loaded.delete([SST_AERIS])
+        assert found(loaded, external_ids=parse_external_ids("aeris-42")) == []
+        loaded.upsert([copy])
+        loaded.delete([SST])  # the copy is primary now, and shows its own identifiers
+        assert found(loaded, external_ids=parse_external_ids("aeris-42")) == [SST_AERIS]
+
+    def test_external_ids_follow_updates_and_combine_with_a_filter(self, loaded: Store) -> None:
+        recoded = msgspec.structs.replace(sst(), identifiers=[Identifier(code="sextant-7", scheme="ifremer")])
+        loaded.upsert([recoded])
+        assert found(loaded, external_ids=parse_external_ids("10.12770/sst-gascogne")) == []
+        assert found(loaded, external_ids=parse_external_ids("ifremer:sextant-7")) == [SST]
+        both = parse_external_ids("ifremer:sextant-7")
+        odatis = parse_filter("pole = 'ODATIS'")
+        assert found(loaded, external_ids=both, filter=odatis, q=[["gascogne"]]) == [SST]
+        assert found(loaded, external_ids=both, filter=parse_filter("pole = 'AERIS'")) == []
+        loaded.rebuild(loaded.scan())
+        assert found(loaded, external_ids=both) == [SST]
+
+    # --- extent (catalogue descriptions) -----------------------------------------------------------
+
+    def test_extent_encloses_the_boxes_and_times_of_the_matches(self, store: Store) -> None:
+        records = many_records(12)  # even: Bay of Biscay; odd: across the antimeridian; some open ends
+        store.upsert(records)
+        whole = store.extent(Query())
+        assert whole.bbox == pytest.approx((-180.0, -10.0, 180.0, 46.0), abs=1e-4)
+        assert whole.time == ("2000-01-01T00:00:00Z", None)  # lot 0 has no end
+        some = store.extent(Query(ids=[records[2].id, records[4].id]))
+        assert some.bbox == pytest.approx((-5.0, 44.0, -2.0, 46.0), abs=1e-4)
+        assert some.time == ("2002-01-01T00:00:00Z", "2012-12-31T23:59:59Z")
+        nothing = store.extent(Query(properties={"pole": ["THEIA"]}))
+        assert (nothing.bbox, nothing.time) == (None, None)
+
+
+def faceted_sst() -> Record:
+    """SST under a Data Terra theme, with a licence, two spellings of one format and a platform."""
+    return msgspec.structs.replace(
+        themed_sst(),
+        constraints=Constraints(
+            licence="Creative Commons Attribution 4.0",
+            licence_url="https://creativecommons.org/licenses/by/4.0/",
+        ),
+        formats=[Format(name="NetCDF"), Format(name="netCDF-4")],
+        platforms=["Metop-B"],
+    )
+
+
+def faceted_polder() -> Record:
+    """POLDER under the atmosphere compartment itself, with a licence no SPDX id names (``other``)."""
+    return msgspec.structs.replace(
+        polder(),
+        constraints=Constraints(licence="Conditions AERIS", licence_url="https://www.aeris-data.fr/cgu"),
+        formats=[Format(name="HDF5")],
+    )
+
+
+def faceted_argo() -> Record:
+    """ARGO placed under the ocean compartment by its pole: the compartment's labels, which SST carries
+    only as an ancestor."""
+    ocean = Concept(
+        uri=DATA_TERRA + "ocean",
+        scheme=DATA_TERRA,
+        labels={"fr": "Océan", "en": "Ocean"},
+        via=["pole:ODATIS"],
+    )
+    return msgspec.structs.replace(argo(), concepts=[ocean])
+
+
+def counts(facet: Facet) -> dict[str, int]:
+    """A facet's buckets as value -> count, in its order."""
+    return {b.value: b.count for b in facet.buckets}
+
+
+def tally(values: Iterator[str | None]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        if value is not None:
+            out[value] = out.get(value, 0) + 1
+    return out
 
 
 def many_records(n: int) -> list[Record]:

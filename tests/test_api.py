@@ -4,6 +4,8 @@ SQLite store, served by ``api.server.create_app`` under waitress, read with OWSL
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from werkzeug.test import Client
 
 from api.provider import build_query
 from api.server import CONFORMANCE, create_app
-from catalogue.query import QueryError
+from catalogue.query import FACETS, ExternalId, QueryError, parse_filter
 from catalogue.record import BBox, Record
 from catalogue.stores.sqlite import instant, sort_key
 from tests.fixtures.api_server import REPO_ROOT, demo_catalogue, demo_records, serving
@@ -73,10 +75,26 @@ def test_conformance_declares_records_1_0_classes(catalogue: Catalogue) -> None:
     declared = catalogue.client.conformance()["conformsTo"]
     assert declared == CONFORMANCE
     records_classes = {uri.rsplit("/conf/", 1)[1] for uri in declared if "ogcapi-records-1" in uri}
-    assert {"record-core", "record-collection", "records-api", "sorting", "json", "html"} <= records_classes
-    # not until externalIds and CQL2 filters are served (the OGC API Records issue)
-    assert not records_classes & {"record-core-query-parameters", "searchable-catalog", "filtering"}
+    assert {
+        "searchable-catalog",
+        "searchable-catalog-filtering",
+        "searchable-catalog-sorting",
+        "record-core",
+        "record-collection",
+        "record-core-query-parameters",
+        "records-api",
+        "sorting",
+        "filtering",
+        "json",
+        "html",
+        "oas30",
+        "autodiscovery",
+    } <= records_classes
+    assert "crawlable-catalog" not in records_classes  # no static catalogue files
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in declared
+    cql2 = {uri.rsplit("/conf/", 1)[1] for uri in declared if "/cql2/" in uri}
+    assert {"cql2-text", "cql2-json", "basic-cql2"} <= cql2
+    assert "temporal-functions" not in cql2  # T_OVERLAPS is refused
     assert "core" not in records_classes  # pygeoapi's pre-1.0 URI, which 1.0 does not define
     # pygeoapi's own view appended its classes again on every request; ours does not grow
     assert catalogue.client.conformance()["conformsTo"] == declared
@@ -89,6 +107,14 @@ def test_collections_are_the_federated_catalogue_and_one_per_pole(catalogue: Cat
     assert description["type"] == "Collection"
     assert description["itemType"] == "record"
     assert description["defaultSortOrder"] == [{"field": "id", "direction": "asc"}]
+    odatis = [r for r in catalogue.records.values() if r.pole == "ODATIS"]
+    west, south, east, north = catalogue.client.collection("odatis")["extent"]["spatial"]["bbox"][0]
+    assert west <= min(b.west for r in odatis for b in r.bboxes) and east >= max(
+        b.east for r in odatis for b in r.bboxes
+    )
+    assert south <= min(b.south for r in odatis for b in r.bboxes) < south + 0.001
+    assert north >= max(b.north for r in odatis for b in r.bboxes) > north - 0.001
+    assert description["schemes"][0]["namespace"] == "https://w3id.org/data-terra/thesaurus/"
     sortables = [
         link["href"]
         for link in description["links"]
@@ -114,12 +140,19 @@ def test_queryables_and_sortables(catalogue: Catalogue) -> None:
 def test_openapi_document_lists_record_search_parameters(catalogue: Catalogue) -> None:
     document = requests.get(f"{catalogue.url}/openapi", params={"f": "json"}, timeout=30).json()
     parameters = document["paths"]["/collections/catalogue/items"]["get"]["parameters"]
-    refs = [p.get("$ref", p.get("name")) for p in parameters]
-    assert any(ref.endswith("/q.yaml") for ref in refs)
-    assert any(ref.endswith("/sortby.yaml") for ref in refs)
-    assert any(ref.endswith("#/components/parameters/datetime") for ref in refs)
-    assert {"pole", "type", "language"} <= set(refs)
+    refs = [p.get("$ref", p.get("name")).rsplit("/", 1)[-1] for p in parameters]
+    assert {"q", "bbox", "datetime", "limit", "sortby", "ids", "type", "externalIds", "facets"} <= set(refs)
+    assert {"filter", "filter-lang", "filter-crs", "pole", "language", "theme"} <= set(refs)
+    assert "title" not in refs  # free text is searched with q and filter, not by equality
+    components = document["components"]["parameters"]
+    for name in ("q", "ids", "type", "externalIds"):  # /req/record-core-query-parameters/*-definition
+        assert components[name]["schema"] == {"type": "array", "items": {"type": "string"}}
+        assert components[name]["explode"] is False and components[name]["in"] == "query"
+    assert components["filter-lang"]["schema"]["enum"] == ["cql2-text", "cql2-json"]
     assert "/collections/odatis/items/{featureId}" in document["paths"]
+    assert "/collections/odatis/sortables" in document["paths"]
+    # whole: every reference is to a component of the document itself
+    assert not re.findall(r'"\$ref": "(?!#/)', json.dumps(document))
 
 
 # --- items: paging, search parameters, sorting -----------------------------------------------------
@@ -233,10 +266,74 @@ def test_pole_collection_holds_only_its_pole(catalogue: Catalogue) -> None:
     assert page["numberMatched"] == len(odatis) == 6
     assert {f["id"] for f in page["features"]} == odatis
     assert {f["properties"]["pole"] for f in page["features"]} == {"ODATIS"}
-    assert catalogue.items("odatis", pole="THEIA")["numberMatched"] == 0
+    elsewhere = catalogue.items("odatis", pole="THEIA")
+    assert elsewhere["numberMatched"] == 0 and "facets" not in elsewhere
+    faceted = catalogue.items("odatis", pole="THEIA", facets="pole,type")["facets"]
+    assert {name: facet["buckets"] for name, facet in faceted.items()} == {"pole": [], "type": []}
     theia_record = next(r.id for r in catalogue.records.values() if r.pole == "THEIA")
     response = requests.get(f"{catalogue.url}/collections/odatis/items/{theia_record}", timeout=30)
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("collection", "params"),
+    [
+        ("catalogue", {}),
+        ("catalogue", {"q": "survey,soil"}),
+        ("catalogue", {"bbox": [-20, 30, 40, 70], "type": "dataset"}),
+        ("catalogue", {"filter": "pole = 'ForM@Ter' OR type = 'service'"}),
+        ("catalogue", {"datetime": "2000-01-01/..", "resulttype": "hits"}),
+        ("odatis", {"externalIds": "https://doi.org:,ie.marine.data:dataset.1135"}),
+    ],
+)
+def test_facets_in_the_part_2_shape_count_every_match(
+    catalogue: Catalogue, collection: str, params: dict[str, Any]
+) -> None:
+    """Records Part 2 draft: a ``facets`` member, one term facet per facet asked for, whose buckets count
+    every matched record (not just the page): a single-valued property's counts add up to numberMatched."""
+    page = catalogue.items(collection, facets="pole,type:2,license,year:100:value_asc", limit=1, **params)
+    facets = page["facets"]
+    assert list(facets) == ["pole", "type", "license", "year"]
+    for name, facet in facets.items():
+        assert facet["type"] == "term" and isinstance(facet["more"], bool)
+        assert all(bucket["count"] > 0 and bucket["value"] for bucket in facet["buckets"]), name
+    assert facets["pole"]["property"] == "pole" and facets["year"]["property"] == "time"
+    matched = page["numberMatched"]
+    assert sum(b["count"] for b in facets["pole"]["buckets"]) == matched
+    types = facets["type"]["buckets"]
+    assert len(types) <= 2 and (sum(b["count"] for b in types) == matched) != facets["type"]["more"]
+    years = [b["value"] for b in facets["year"]["buckets"]]
+    assert years == sorted(years)
+    everything = catalogue.items(
+        collection, limit=1000, **{k: v for k, v in params.items() if k != "resulttype"}
+    )
+    assert everything["numberMatched"] == matched
+    poles: dict[str, int] = {}
+    for feature in everything["features"]:
+        poles[feature["properties"]["pole"]] = poles.get(feature["properties"]["pole"], 0) + 1
+    assert {b["value"]: b["count"] for b in facets["pole"]["buckets"]} == poles
+
+
+def test_facets_in_html_and_jsonld_pages(catalogue: Catalogue) -> None:
+    html = requests.get(
+        f"{catalogue.url}/collections/catalogue/items", params={"f": "html", "facets": "pole"}, timeout=30
+    )
+    assert html.status_code == 200 and "<html" in html.text.lower()
+    jsonld = requests.get(
+        f"{catalogue.url}/collections/catalogue/items", params={"f": "jsonld", "facets": "pole"}, timeout=30
+    ).json()
+    assert sum(b["count"] for b in jsonld["facets"]["pole"]["buckets"]) == len(catalogue.records)
+    response = requests.get(f"{catalogue.url}/collections/odatis/facets", timeout=30)
+    assert response.headers["Content-Type"] == "application/facets+json"
+    described = response.json()
+    assert described["id"] == "odatis" and list(described["facets"]) == list(FACETS)
+    assert described["facets"]["theme"] == {
+        "type": "term",
+        "property": "themes.concepts.id",
+        "sortedBy": "count",
+        "description": described["facets"]["theme"]["description"],
+    }
+    assert requests.get(f"{catalogue.url}/collections/nope/facets", timeout=30).status_code == 404
 
 
 # --- one record ------------------------------------------------------------------------------------
@@ -262,11 +359,32 @@ def test_item_is_an_ogc_record(catalogue: Catalogue) -> None:
     assert {"self", "license", "root"} <= set(rels)
 
 
-def test_items_carry_self_and_collection_links(catalogue: Catalogue) -> None:
-    feature = catalogue.items(limit=1)["features"][0]
-    links = {link["rel"]: link["href"] for link in feature["links"]}
-    assert links["self"] == f"{catalogue.url}/collections/catalogue/items/{feature['id']}"
-    assert links["collection"] == f"{catalogue.url}/collections/catalogue"
+def test_items_carry_self_alternate_and_collection_links(catalogue: Catalogue) -> None:
+    for collection in ("catalogue", "theia"):
+        for feature in catalogue.items(collection, limit=1000)["features"]:
+            href = f"{catalogue.url}/collections/{collection}/items/{feature['id']}"
+            typed = {(link["rel"], link.get("type"), link["href"]) for link in feature["links"]}
+            assert {
+                ("self", "application/geo+json", href),
+                ("alternate", "application/ld+json", f"{href}?f=jsonld"),
+                ("alternate", "text/html", f"{href}?f=html"),
+                ("collection", "application/json", f"{catalogue.url}/collections/{collection}"),
+            } <= typed
+            assert [rel for rel, _, _ in typed].count("collection") == 1
+
+
+def test_records_link_the_resource_they_describe(catalogue: Catalogue) -> None:
+    doi = next(r for r in catalogue.records.values() if r.doi == "10.16904/14")
+    item = catalogue.client.collection_item("catalogue", doi.id)
+    assert [link["href"] for link in item["links"] if link["rel"] == "describes"] == [
+        "https://doi.org/10.16904/14"
+    ]
+    deims = next(
+        r for r in catalogue.records.values() if r.native_id == "1d609f60-6f05-11e4-a976-005056ab003f"
+    )
+    item = catalogue.client.collection_item("catalogue", deims.id)
+    described = [link["href"] for link in item["links"] if link["rel"] == "describes"]
+    assert described == ["https://deims.org/dataset/1d609f60-6f05-11e4-a976-005056ab003f"]
 
 
 def test_unknown_item_is_404(catalogue: Catalogue) -> None:
@@ -275,6 +393,9 @@ def test_unknown_item_is_404(catalogue: Catalogue) -> None:
     assert response.json()["code"] == "NotFound"
     with pytest.raises(RuntimeError):
         catalogue.client.collection_item("catalogue", "demo.no-such-record")
+    for path in ("/collections/nope", "/collections/nope/items", "/collections/nope/items/x"):
+        unknown = requests.get(f"{catalogue.url}{path}", timeout=30)
+        assert unknown.status_code == 404 and unknown.json()["code"] == "NotFound", path
 
 
 @pytest.mark.parametrize(
@@ -301,8 +422,13 @@ def test_unknown_item_is_404(catalogue: Catalogue) -> None:
         {"sortby": ",title"},
         {"f": "csv"},
         {"title": "a title"},
-        {"externalIds": "doi:10.1/x"},
-        {"filter": "title = 'x'"},
+        {"filter": "title = "},
+        {"filter": "title = 'x'", "filter-lang": "cql2-json"},
+        {"filter": "title = 'x'", "filter-lang": "ecql"},
+        {"filter": "S_INTERSECTS(geometry, POINT(1 2))", "filter-crs": "EPSG:2154"},
+        {"filter": "nope = 'x'"},
+        {"facets": "colour"},
+        {"facets": "pole:0"},
         {"resulttype": "everything"},
     ],
 )
@@ -310,6 +436,20 @@ def test_malformed_parameters_are_400_with_a_reason(catalogue: Catalogue, params
     response = requests.get(f"{catalogue.url}/collections/catalogue/items", params=params, timeout=30)
     assert response.status_code == 400, response.text
     assert response.json()["description"]
+
+
+def test_a_posted_cql2_json_filter_searches(catalogue: Catalogue) -> None:
+    """Features Part 3 lets a client post a CQL2 JSON filter (OWSLib's ``cql=``); a POST without a
+    Content-Type, which pygeoapi answers with a 500, is a search too."""
+    url = f"{catalogue.url}/collections/catalogue/items"
+    services = {r.id for r in catalogue.records.values() if r.resource_type == "service"}
+    body = {"op": "=", "args": [{"property": "type"}, "service"]}
+    posted = requests.post(url, json=body, params={"limit": 100}, timeout=30)
+    assert {f["id"] for f in posted.json()["features"]} == services
+    untyped = requests.post(url, data=b"", timeout=30)
+    assert untyped.status_code == 200 and untyped.json()["numberMatched"] == len(catalogue.records)
+    garbage = requests.post(url, data=b"\xff", headers={"Content-Type": "text/plain"}, timeout=30)
+    assert garbage.status_code == 400 and garbage.json()["description"]
 
 
 # --- representations -------------------------------------------------------------------------------
@@ -322,7 +462,11 @@ def test_records_are_served_as_geojson(catalogue: Catalogue) -> None:
     item = requests.get(f"{catalogue.url}/collections/catalogue/items/{record_id}", timeout=30)
     assert item.headers["Content-Type"] == "application/geo+json"
     described = requests.get(f"{catalogue.url}/collections/catalogue", timeout=30)
-    assert described.headers["Content-Type"] == "application/json"
+    assert described.headers["Content-Type"] == "application/ogc-catalog+json"
+    asked = requests.get(
+        f"{catalogue.url}/collections/catalogue", headers={"Accept": "application/json"}, timeout=30
+    )
+    assert asked.headers["Content-Type"] == "application/json"
 
 
 def _html(url: str, **params: str) -> str:
@@ -450,10 +594,28 @@ def test_build_query_maps_pygeoapi_arguments() -> None:
     assert query.properties == {"pole": ["ODATIS"], "source": ["demo"]}
     assert [(s.field, s.ascending) for s in query.sortby] == [("updated", False)]
     assert query.q == [["sea", "surface"], ["chlorophyll"]]
+    assert query.external_ids == [] and query.facets == [] and query.filter is None
+
+
+def test_build_query_maps_external_ids_facets_and_filter() -> None:
+    parsed = parse_filter("type = 'dataset'")
+    query = _query(
+        properties=[("externalIds", "https://doi.org:10.1/x,urn:x:"), ("facets", "pole,theme:20:value_asc")],
+        filter_=parsed,
+    )
+    assert ExternalId("https://doi.org", "10.1/x") in query.external_ids
+    assert ExternalId("urn:x", None) in query.external_ids
+    assert [(f.name, f.size, f.order) for f in query.facets] == [
+        ("pole", 10, "count_desc"),
+        ("theme", 20, "value_asc"),
+    ]
+    assert query.filter is parsed
 
 
 def test_build_query_intersects_with_the_fixed_filter() -> None:
-    assert _query(properties=[("pole", "THEIA")], fixed={"pole": ["ODATIS"]}) is None
+    assert _query(properties=[("pole", "THEIA")], fixed={"pole": ["ODATIS"]}) == []
+    facets_only = _query(properties=[("pole", "THEIA"), ("facets", "type,year")], fixed={"pole": ["ODATIS"]})
+    assert [f.name for f in facets_only] == ["type", "year"]  # nothing can match: empty facets
     both = _query(properties=[("pole", "ODATIS,THEIA")], fixed={"pole": ["ODATIS"]})
     assert both.properties == {"pole": ["ODATIS"]}
     with pytest.raises(QueryError, match="keywords cannot be used as a filter"):

@@ -138,3 +138,21 @@ def test_the_context_is_published(served: Served) -> None:
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith(LD)
     assert response.json() == jsonld.CONTEXT
+
+
+def test_a_catalogue_describes_its_data_terra_themes(served: Served) -> None:
+    """With the thesaurus applied, a catalogue's description lists the Data Terra themes of its records
+    (the ``theme`` facet's Data Terra buckets), under the Data Terra scheme it declares."""
+    description = requests.get(f"{served.url}/collections/odatis", timeout=30).json()
+    (themes,) = description["themes"]
+    assert themes["scheme"] == DATA_TERRA
+    assert DATA_TERRA in [scheme["namespace"] for scheme in description["schemes"]]
+    facet = requests.get(
+        f"{served.url}/collections/odatis/items", params={"facets": "theme:200", "limit": 1}, timeout=30
+    ).json()["facets"]["theme"]
+    expected = [b["value"] for b in facet["buckets"] if b["value"].startswith(DATA_TERRA)]
+    assert expected and [concept["id"] for concept in themes["concepts"]] == expected
+    assert all(concept["title"] and concept["url"] == concept["id"] for concept in themes["concepts"])
+    odatis = [r for r in served.records.values() if r.pole == "ODATIS"]
+    tagged = {c.uri for r in odatis for c in r.concepts if c.uri.startswith(DATA_TERRA)}
+    assert tagged <= set(expected)

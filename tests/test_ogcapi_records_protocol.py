@@ -78,12 +78,15 @@ def test_terracat_landing_page_with_collections(terracat: str) -> None:
     assert {r.native_id for r in flat(pages)} < everything
 
 
-def test_terracat_since_without_filtering_lists_everything(terracat: str) -> None:
+def test_terracat_since_is_a_cql2_filter(terracat: str) -> None:
     protocol = create(source(f"{terracat}/collections/catalogue", page_size=50), since=SINCE)
     pages = list(protocol.pages())
-    assert protocol.filtered is False  # terracat declares no CQL2 filtering yet
-    assert any("declares no CQL2 text filter" in note for note in notes(pages))
-    assert len(flat(pages)) == pages[-1].matched
+    assert protocol.filtered is True  # terracat declares CQL2 text filtering, and updated is a queryable
+    items = requests.get(f"{terracat}/collections/catalogue/items", params={"limit": 1000}, timeout=10).json()
+    updated = {f["id"]: f["properties"].get("updated") or "" for f in items["features"]}
+    recent = {i for i, stamp in updated.items() if stamp[:4] >= SINCE[:4]}
+    assert recent and len(recent) < len(updated)
+    assert {r.native_id for r in flat(pages)} == recent
 
 
 # --- the corpus records ------------------------------------------------------------------------------

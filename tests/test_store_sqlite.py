@@ -14,7 +14,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from catalogue.query import Query, Sort
+from bench.store import generate
+from catalogue.query import FACET_ORDERS, FACETS, MAX_BUCKETS, FacetRequest, Query, Sort, parse_external_ids
 from catalogue.record import Identifier, LocalisedText, from_json
 from catalogue.store import Store, open_store
 from catalogue.stores import sqlite as backend
@@ -22,6 +23,7 @@ from catalogue.stores.sqlite import SCHEMA_VERSION, SQLiteStore, instant
 from tests.store_contract import (
     AEROSOLS,
     ARGO,
+    DATA_TERRA,
     EARTH_SCIENCE,
     ETNA,
     POLDER,
@@ -31,6 +33,7 @@ from tests.store_contract import (
     SST_THEIA,
     StoreContract,
     catalogue_records,
+    counts,
     found,
     many_records,
     polder,
@@ -52,6 +55,22 @@ class TestSQLiteStore(StoreContract):
         assert isinstance(store, SQLiteStore)
         store.close()
         return SQLiteStore(path=store.path)
+
+
+class TestSQLiteStoreInSQL(StoreContract):
+    """The contract again with every search made in SQL (``columns=False``): what a search does while
+    another thread loads a new snapshot, and facets counted on a snapshot of the matches alone."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
+        store = SQLiteStore(path=tmp_path / "var" / "catalogue.db", columns=False)
+        yield store
+        store.close()
+
+    def reopen(self, store: Store) -> Store:
+        assert isinstance(store, SQLiteStore)
+        store.close()
+        return SQLiteStore(path=store.path, columns=False)
 
 
 @pytest.fixture
@@ -84,7 +103,7 @@ def assert_consistent(store: SQLiteStore) -> None:
             WHERE r.duplicate_of IS NOT NULL AND (p.num IS NULL OR p.duplicate_of IS NOT NULL)
         """
         assert conn.execute(unled).fetchone()[0] == 0
-        for table in ("record_times", "record_keys", "record_concepts", "documents"):
+        for table in ("record_times", "record_keys", "record_concepts", "record_identifiers", "documents"):
             orphans = conn.execute(f"SELECT count(*) FROM {table} WHERE num NOT IN (SELECT num FROM records)")
             assert orphans.fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == store.count()
@@ -119,10 +138,19 @@ def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path=tmp_path / "catalogue.db")
 
 
+def as_version_3(store: SQLiteStore) -> None:
+    """Make the (closed) store's file a version-3 file: a version-4 file less what ``_FACETS`` adds."""
+    with raw(store) as conn:
+        conn.execute("DROP TABLE record_facets")
+        conn.execute("DROP TABLE generation")
+        conn.execute("PRAGMA user_version = 3")
+
+
 def as_version_2(store: SQLiteStore) -> None:
     """Make the (closed) store's file a version-2 file: a new file is made as version 2 then completed by
     ``_CONCEPTS``, so dropping what that adds, and indexing the texts without the concepts' ancestor
     labels (version 2 had none), leaves what version 2 wrote."""
+    as_version_3(store)
     with raw(store) as conn:
         conn.execute("BEGIN")
         for num, doc in conn.execute("SELECT num, doc FROM documents").fetchall():
@@ -133,6 +161,7 @@ def as_version_2(store: SQLiteStore) -> None:
         conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')")
         conn.execute("DROP TABLE record_concepts")
         conn.execute("DROP TABLE concepts")
+        conn.execute("DROP TABLE record_identifiers")
         conn.execute("ALTER TABLE records DROP COLUMN fair_level")
         conn.execute("ALTER TABLE records DROP COLUMN fair_score")
         conn.execute("ALTER TABLE records DROP COLUMN validated")
@@ -211,6 +240,7 @@ def test_a_version_2_file_is_migrated_in_place_to_the_schema_of_a_new_file(tmp_p
         assert found(migrated, properties={"fair_level": ["moderate"]}) == [SST]
         assert found(migrated, sortby=[Sort("fair", False)])[:2] == [POLDER, SST]
         assert migrated.group(SST) == [SST, SST_AERIS]
+        assert found(migrated, external_ids=parse_external_ids("aeris-catalogue:sst-gascogne")) == [SST]
         assert_consistent(migrated)
         migrated.upsert([sst()])
         assert found(migrated, properties={"theme": [EARTH_SCIENCE]}) == [POLDER]
@@ -366,6 +396,58 @@ def test_threads_search_while_another_writes(db: SQLiteStore) -> None:
     assert db.count() == 7 + 200
 
 
+def test_a_write_by_another_process_is_searched_at_once(db: SQLiteStore) -> None:
+    """The snapshot in memory is of one generation: a write committed elsewhere is seen by the next
+    search, facets included, never the snapshot of before."""
+    asked = [FacetRequest("pole"), FacetRequest("theme")]
+    assert db.search(Query(q=[["optical"]], facets=asked)).matched == 0
+    with SQLiteStore(path=db.path) as harvest:  # another connection, as another process has
+        harvest.upsert([polder()])
+        result = db.search(Query(q=[["optical"]], facets=asked))
+        assert [r.id for r in result.records] == [POLDER]
+        assert [counts(f) for f in result.facets] == [{"AERIS": 1}, {DATA_TERRA + "atmosphere": 1}]
+        harvest.delete([POLDER])
+        assert found(db, q=[["optical"]]) == []
+        harvest.rebuild([sst()])
+        assert found(db) == [SST]
+
+
+def test_facets_stay_consistent_while_another_process_writes(db: SQLiteStore) -> None:
+    """Searches racing a harvest (batches of 20 committed by another connection) each see one committed
+    state: the whole snapshot of some generation, in memory or in SQL while one thread loads it."""
+    errors: list[BaseException] = []
+    seen: list[int] = []
+    asked = [FacetRequest("source"), FacetRequest("year", MAX_BUCKETS)]
+
+    done = threading.Event()
+
+    def search() -> None:
+        try:
+            while not done.is_set():
+                result = db.search(Query(q=[["temperature"]], facets=asked, limit=3))
+                sources = counts(result.facets[0])
+                assert sum(sources.values()) == result.matched
+                assert (result.matched - 3) % 20 == 0  # ETNA, ARGO, SST, then whole batches
+                assert sources.get("odatis-sextant", 0) == result.matched - 1
+                seen.append(result.matched)
+        except BaseException as error:  # reported below: pytest does not see other threads' failures
+            errors.append(error)
+
+    readers = [threading.Thread(target=search) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    with SQLiteStore(path=db.path) as harvest:
+        records = many_records(400)
+        for start in range(0, 400, 20):
+            harvest.upsert(records[start : start + 20])
+    done.set()
+    for reader in readers:
+        reader.join()
+    assert errors == []
+    assert db.search(Query(q=[["temperature"]], limit=0)).matched == 403
+    assert len(set(seen)) > 1  # the searches did race the writes
+
+
 def test_a_closed_store_refuses_work_in_any_thread(db: SQLiteStore) -> None:
     db.close()
     with pytest.raises(sqlite3.ProgrammingError):
@@ -412,3 +494,57 @@ def test_dates_become_sortable_utc_bounds_of_their_period(
     value: str, end: bool, expected: str | None
 ) -> None:
     assert instant(value, end=end) == expected
+
+
+def test_the_snapshot_answers_as_sql_does(tmp_path: Path) -> None:
+    """Random searches of every kind (alternatives ranked by summed phrase scores, boxes across the
+    antimeridian, several extents, ties in every sort key, pages deep in the matches, facets) give the
+    same page, count and facets on the columnar snapshot as in SQL."""
+    records = generate(1500)
+    with (
+        SQLiteStore(path=tmp_path / "c.db") as snapshot,
+        SQLiteStore(path=tmp_path / "c.db", columns=False) as sql,
+    ):
+        for start in range(0, len(records), 500):
+            snapshot.upsert(records[start : start + 500])
+        snapshot.upsert(
+            [republished(r, r.id.replace("odatis-sextant", "aeris-catalogue")) for r in records[:40]]
+        )
+        rng = random.Random(5)
+        words = [["temperature"], ["golfe", "de", "gascogne"], ["carbon"], ["2003"], ["oceans"], ["manche"]]
+        every = [
+            FacetRequest(name, size=rng.choice([3, 1000]), order=rng.choice(FACET_ORDERS)) for name in FACETS
+        ]
+        for _ in range(200):
+            west, south = rng.uniform(-180, 180), rng.uniform(-80, 40)
+            criteria: dict[str, object] = {
+                "q": rng.sample(words, rng.choice([0, 1, 1, 2])),
+                "bbox": rng.choice(
+                    [None, (west, south, min(west + 60, 180), south + 40), (160.0, -40.0, -150.0, 40.0)]
+                ),
+                "time": rng.choice(
+                    [
+                        None,
+                        (f"{rng.randint(1980, 2020)}-06-01T00:00:00Z", None),
+                        (None, "1995-01-01T00:00:00Z"),
+                    ]
+                ),
+                "properties": rng.choice(
+                    [
+                        {},
+                        {"pole": ["AERIS", "ODATIS"]},
+                        {"theme": [DATA_TERRA + "ocean"]},
+                        {"fair_level": ["moderate"]},
+                    ]
+                ),
+                "sortby": rng.choice(
+                    [[], [Sort("title")], [Sort("updated", False), Sort("fair")], [Sort("start")]]
+                ),
+                "offset": rng.choice([0, 0, 7, 150]),
+                "limit": rng.choice([0, 10, 40]),
+                "facets": every,
+            }
+            query = Query(**criteria)  # type: ignore[arg-type]
+            expected, got = sql.search(query), snapshot.search(query)
+            assert [r.id for r in got.records] == [r.id for r in expected.records], criteria
+            assert got.matched == expected.matched and got.facets == expected.facets, criteria

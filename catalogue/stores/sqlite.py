@@ -30,9 +30,22 @@ migrate a file in place):
   concept is its number in ``concepts``, which holds each URI once. The ancestors' labels are indexed as
   text too (``other_text``, the lowest weight): a search for "aerosols" finds a record tagged only
   with a narrower concept. ``records.fair_score``/``fair_level`` hold the record's FAIR assessment.
+- ``record_identifiers``: what ``externalIds`` matches, and CQL2 filters are made SQL of, in
+  ``catalogue.stores.sqlite_filter``.
 
-Version 1 had no duplicate groups, version 2 no concepts nor FAIR columns; an older file is migrated in
-place when opened, to the very schema a new file gets.
+- ``record_facets``: what facets count that no column holds (platforms, instruments, formats, licence,
+  years, Data Terra themes with their labels: ``catalogue.facets.Facts``), one small document per record.
+- ``generation``: one number, incremented by every write transaction.
+
+Searches and facets run on a columnar snapshot of the index in memory (``catalogue.stores.columns``):
+numpy arrays read from these tables (not from the documents), tagged with the generation they were read
+at, and used only by a read transaction that sees that very generation. The first search after a write
+loads the next one (about 2 s per 10^5 records, in the search's own transaction); searches in other
+threads meanwhile run in SQL, as do criteria the snapshot does not hold (CQL2 ``filter``,
+``externalIds``). So a search never serves what a committed write changed.
+
+Version 1 had no duplicate groups, version 2 no concepts nor FAIR columns, version 3 no facets table nor
+generation; an older file is migrated in place when opened, to the very schema a new file gets.
 
 Concurrency: WAL mode, one connection per thread. A harvest in another process writes in short
 batch transactions while the server's threads keep reading their snapshot, unblocked. ``rebuild``
@@ -59,18 +72,31 @@ from pathlib import Path
 from typing import NamedTuple
 
 import msgspec
+import numpy as np
 
+from catalogue import facets
 from catalogue.identity import group_keys
-from catalogue.query import EQUALITY_PROPERTIES, SORTABLES, Query, QueryError
+from catalogue.query import (
+    EQUALITY_PROPERTIES,
+    FACET_ORDERS,
+    FACETS,
+    MAX_BUCKETS,
+    SORTABLES,
+    Facet,
+    Query,
+    QueryError,
+)
 from catalogue.record import FairReport, Record, from_json, to_json
-from catalogue.store import SearchResult, Store
+from catalogue.store import Extent, SearchResult, Store
+from catalogue.stores import sqlite_filter
+from catalogue.stores.columns import BOX_BITS, Columns, Criteria, FullText
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 OPEN_START = "0000-01-01T00:00:00Z"
 OPEN_END = "9999-12-31T23:59:59Z"
 
-_BOX_BITS = 16
+_BOX_BITS = BOX_BITS
 MAX_BOXES = 1 << _BOX_BITS  # per record, after antimeridian splitting
 
 # bm25 weights of the FTS columns, in order: a hit in the title counts most, then keywords.
@@ -161,7 +187,32 @@ CREATE TABLE record_concepts (
     PRIMARY KEY (concept, num)
 ) WITHOUT ROWID;
 CREATE INDEX record_concepts_num ON record_concepts (num);
+
+-- What ``externalIds`` matches (``sqlite_filter.identifier_rows``): keyed by value, the usual search,
+-- and by ``num``, to forget a record's. No scheme is ''.
+CREATE TABLE record_identifiers (
+    value TEXT NOT NULL,
+    scheme TEXT NOT NULL,
+    num INTEGER NOT NULL,
+    own INTEGER NOT NULL,
+    PRIMARY KEY (value, scheme, num, own)
+) WITHOUT ROWID;
+CREATE INDEX record_identifiers_num ON record_identifiers (num);
 """
+
+# Version 4, facets and generations: what migrates a version-3 file (``_add_facets``) and completes a new
+# one. ``record_facets`` holds what facets count that no column holds (``catalogue.facets.Facts``), so that
+# a snapshot (``catalogue.stores.columns``) is read without decoding every document. ``generation`` is
+# incremented by every write transaction: a snapshot serves the readers that see its generation only.
+_FACETS = """
+CREATE TABLE record_facets (
+    num INTEGER PRIMARY KEY,
+    facts BLOB NOT NULL
+);
+CREATE TABLE generation (n INTEGER NOT NULL);
+INSERT INTO generation VALUES (0);
+"""
+_NEXT_GENERATION = "UPDATE generation SET n = n + 1"
 
 _INSERT_RECORD = """
 INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
@@ -189,6 +240,7 @@ WHERE num IN (SELECT value FROM json_each(?))
 """
 _INSERT_KEY = "INSERT OR IGNORE INTO record_keys (key, source_id, num) VALUES (?, ?, ?)"
 _INSERT_CONCEPT = "INSERT INTO record_concepts (concept, num) VALUES (?, ?)"
+_INSERT_IDENTIFIER = "INSERT INTO record_identifiers (scheme, value, own, num) VALUES (?, ?, ?, ?)"
 _KEYS_HELD = "SELECT num, key FROM record_keys WHERE num IN (SELECT value FROM json_each(?))"
 _HOLDERS = "SELECT DISTINCT num FROM record_keys WHERE key IN (SELECT value FROM json_each(?))"
 # The keys, among those given, that records of two sources or more hold.
@@ -226,8 +278,14 @@ _BATCH = 500
 class SQLiteStore(Store):
     """The ``Store`` in one SQLite file at ``path`` (its directory and schema are made on first open)."""
 
-    def __init__(self, path: str | Path, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout: float = 30.0, columns: bool = True) -> None:
+        """``columns``: search on a columnar snapshot in memory (``catalogue.stores.columns``; about
+        55 MB per 10^5 records, up to 400 MB more while one loads), loaded again after each write;
+        ``False``: every search in SQL, and facets counted on a snapshot of the matches alone."""
         self.path = Path(path)
+        self._use_columns = columns
+        self._columns: Columns | None = None
+        self._loading = threading.Lock()  # one thread loads a snapshot; the others search in SQL meanwhile
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
@@ -255,6 +313,7 @@ class SQLiteStore(Store):
             return
         with self._transaction("IMMEDIATE") as conn:
             _write(conn, rows)
+            conn.execute(_NEXT_GENERATION)
 
     def rebuild(self, records: Iterable[Record]) -> int:
         """One write transaction on a connection of its own: everything is deleted, then the records
@@ -264,8 +323,17 @@ class SQLiteStore(Store):
         all back."""
         with self._own_connection() as conn, _transaction(conn, "IMMEDIATE"):
             conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('delete-all')")
-            for table in ("record_boxes", "record_times", "record_keys", "record_concepts", "documents"):
+            for table in (
+                "record_boxes",
+                "record_times",
+                "record_keys",
+                "record_concepts",
+                "record_facets",
+                "record_identifiers",
+                "documents",
+            ):
                 conn.execute(f"DELETE FROM {table}")
+            conn.execute(_NEXT_GENERATION)
             conn.execute("DELETE FROM records")
             iterator = iter(records)
             while batch := list(itertools.islice(iterator, _BATCH)):
@@ -282,6 +350,8 @@ class SQLiteStore(Store):
             was_linked = _linked(conn, keys)
             _remove(conn, known)
             _regroup(conn, was_linked | _linked(conn, keys))
+            if known:
+                conn.execute(_NEXT_GENERATION)
         return len(known)
 
     # --- reads ----------------------------------------------------------------------------------
@@ -292,17 +362,59 @@ class SQLiteStore(Store):
         return from_json(row[0]) if row else None
 
     def search(self, query: Query) -> SearchResult:
-        plan = _Plan.of(query)
-        # One read transaction, so the page and the count come from the same snapshot.
+        """On the columnar snapshot of the transaction's generation when there is one (loading it if no
+        other thread is), else in SQL; criteria the snapshot does not hold (a CQL2 ``filter``,
+        ``external_ids``) are searched in SQL, and their facets counted on the snapshot."""
+        plan = _Plan.of(query)  # checks the query, whichever way it runs
+        _check_facets(query)
+        # One read transaction, so the page, the count and the facets come from the same snapshot.
         with self._transaction() as conn:
-            nums, matched = plan.run(conn, query.limit, query.offset)
+            columns = self._snapshot(conn, wait=bool(query.facets))
+            if columns is not None and _columnar(query):
+                mask, score = columns.match(query, (criteria := _criteria(query)), _full_text(conn))
+                nums = columns.page(mask, score, query, criteria)
+                matched = int(np.count_nonzero(mask))
+                counted = columns.facets(mask, query.facets)
+            else:
+                nums, matched = plan.run(conn, query.limit, query.offset)
+                counted = _facets_in_sql(conn, plan, columns, query) if query.facets else []
             docs = dict(
                 conn.execute(
                     "SELECT num, doc FROM documents WHERE num IN (SELECT value FROM json_each(?))",
                     (json.dumps(nums),),
                 )
             )
-        return SearchResult(records=[from_json(docs[n]) for n in nums], matched=matched)
+        return SearchResult(records=[from_json(docs[n]) for n in nums], matched=matched, facets=counted)
+
+    def _snapshot(self, conn: sqlite3.Connection, wait: bool) -> Columns | None:
+        """The columnar snapshot of the generation the open read transaction sees, loaded in it when the
+        one in memory is older. While another thread loads one: ``None`` (search in SQL), or with
+        ``wait`` the one it loads if it is of this generation (facets in SQL would cost as much as the
+        load when many records match). ``None`` too when disabled."""
+        if not self._use_columns:
+            return None
+        generation = conn.execute("SELECT n FROM generation").fetchone()[0]
+        current = self._columns
+        if current is not None and current.generation == generation:
+            return current
+        if not self._loading.acquire(blocking=wait):
+            return None
+        try:
+            current = self._columns
+            if current is not None and current.generation >= generation:
+                return current if current.generation == generation else None
+            loaded = Columns.load(conn, generation)
+            with self._lock:
+                if self._columns is None or self._columns.generation < generation:
+                    self._columns = loaded
+            return loaded
+        finally:
+            self._loading.release()
+
+    def extent(self, query: Query) -> Extent:
+        plan = _Plan.of(query)
+        with self._transaction() as conn:
+            return plan.extent(conn)
 
     def count(self, source_id: str | None = None) -> int:
         conn = self._connection()
@@ -402,6 +514,8 @@ class SQLiteStore(Store):
                     _add_groups(conn)
                 if version in (0, 1, 2):
                     _add_concepts(conn)
+                if version in (0, 1, 2, 3):
+                    _add_facets(conn)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         version = _user_version(conn)
         if version != SCHEMA_VERSION:
@@ -442,6 +556,7 @@ def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
     # Checkpoint less often than every 4 MB: each checkpoint syncs the file, a cost per batch.
     conn.execute("PRAGMA wal_autocheckpoint = 10000")
     conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
+    sqlite_filter.register_functions(conn)
     return conn
 
 
@@ -485,6 +600,8 @@ class _Row(msgspec.Struct, frozen=True):
     fair_score: int | None
     fair_level: str | None
     validated: str | None
+    facts: bytes  # catalogue.facets.Facts
+    identifiers: list[tuple[str, str, int]]  # sqlite_filter.identifier_rows
 
     @classmethod
     def of(cls, record: Record) -> _Row:
@@ -515,6 +632,8 @@ class _Row(msgspec.Struct, frozen=True):
             fair_score=fair.score if (fair := _fair(record)) else None,
             fair_level=fair.level if fair else None,
             validated=_validated(record),
+            facts=facets.encode(facets.facts(record)),
+            identifiers=sqlite_filter.identifier_rows(record),
         )
 
     def record_columns(self, num: int, seq: int) -> tuple[object, ...]:
@@ -582,6 +701,8 @@ def _write(conn: sqlite3.Connection, rows: list[_Row]) -> None:
     _insert_extents(conn, numbered)
     conn.executemany(_INSERT_KEY, ((key, row.source_id, num) for num, row in numbered for key in row.keys))
     _insert_concepts(conn, [(num, row.themes) for num, row in numbered])
+    conn.executemany("INSERT INTO record_facets VALUES (?, ?)", ((num, row.facts) for num, row in numbered))
+    conn.executemany(_INSERT_IDENTIFIER, ((*i, num) for num, row in numbered for i in row.identifiers))
     _regroup(conn, was_linked | _linked(conn, old_keys | {key for row in rows for key in row.keys}))
 
 
@@ -610,7 +731,8 @@ def _remove(conn: sqlite3.Connection, known: dict[str, _Indexed]) -> None:
     nums = json.dumps([r.num for r in known.values()])
     conn.execute("DELETE FROM record_boxes WHERE id IN (SELECT value FROM json_each(?))", (boxes,))
     conn.execute(_DELETE_TEXT, (nums,))
-    for table in ("record_times", "record_keys", "record_concepts", "documents", "records"):
+    tables = ("record_times", "record_keys", "record_concepts", "record_facets", "record_identifiers")
+    for table in (*tables, "documents", "records"):
         conn.execute(f"DELETE FROM {table} WHERE num IN (SELECT value FROM json_each(?))", (nums,))
 
 
@@ -672,12 +794,31 @@ def _add_concepts(conn: sqlite3.Connection) -> None:
             ((fair.score, fair.level, _validated(record), num) for num, fair, record in scored),
         )
         _insert_concepts(conn, [(num, _themes(record)) for num, _, record in records])
+        conn.executemany(
+            _INSERT_IDENTIFIER,
+            ((*i, num) for num, _, record in records for i in sqlite_filter.identifier_rows(record)),
+        )
         stale = [(text, num) for num, old, record in records if (text := _join(_other_texts(record))) != old]
         if stale:
             nums = json.dumps([num for _, num in stale])
             conn.execute(_DELETE_TEXT, (nums,))
             conn.executemany("UPDATE documents SET other_text = ? WHERE num = ?", stale)
             conn.execute(_INSERT_TEXT_OF, (nums,))
+
+
+def _add_facets(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4: the generation counter, and the facet values of every stored document, ``_BATCH``
+    records at a time."""
+    for statement in _statements(_FACETS):
+        conn.execute(statement)
+    sql = "SELECT num, doc FROM documents WHERE num > ? ORDER BY num LIMIT ?"
+    last = 0
+    while batch := conn.execute(sql, (last, _BATCH)).fetchall():
+        last = batch[-1][0]
+        conn.executemany(
+            "INSERT INTO record_facets VALUES (?, ?)",
+            ((num, facets.encode(facets.facts(from_json(doc)))) for num, doc in batch),
+        )
 
 
 def _linking(conn: sqlite3.Connection, keys: Iterable[str]) -> set[str]:
@@ -918,6 +1059,10 @@ class _Plan(msgspec.Struct):
                 plan._equal(_PROPERTY_COLUMNS[name], values)
             else:
                 raise QueryError(f"unknown property {name!r}; known: {', '.join(EQUALITY_PROPERTIES)}")
+        if query.external_ids:
+            plan.where.append(sqlite_filter.external_ids_where(query.external_ids, plan.key, plan.params))
+        if query.filter is not None:
+            plan.where.append(sqlite_filter.filter_where(query.filter, plan.key, plan.params))
         plan.order = _order(query, by_index=not (plan.where or query.q))
         # Apart from ``where``, which decides whether a sort index is walked and how matches are counted:
         # a test of the record row, which every plan reads for each candidate anyway, changes neither.
@@ -985,6 +1130,12 @@ class _Plan(msgspec.Struct):
             self.params[column] = json.dumps(list(values))
             self.where.append(f"r.{column} IN (SELECT value FROM json_each(:{column}))")
 
+    def matches(self, conn: sqlite3.Connection) -> list[int]:
+        """The record numbers of every match (what facets count when the search ran in SQL)."""
+        conditions = [*self.where, "r.duplicate_of IS NULL"] if self.hide_duplicates else self.where
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return [num for (num,) in conn.execute(f"SELECT r.num FROM {self.tables}{where}", self.params)]
+
     def run(self, conn: sqlite3.Connection, limit: int, offset: int) -> tuple[list[int], int]:
         """The record numbers of the page, and how many records match in all."""
         conditions = [*self.where, "r.duplicate_of IS NULL"] if self.hide_duplicates else self.where
@@ -1011,6 +1162,87 @@ class _Plan(msgspec.Struct):
         else:  # a whole table is counted from its b-tree without reading the rows a test would read
             counted = f"SELECT (SELECT count(*) FROM records) - (SELECT count(*) FROM ({_DUPLICATES}))"
         return nums, conn.execute(counted, self.params).fetchone()[0]
+
+
+    def extent(self, conn: sqlite3.Connection) -> Extent:
+        """Aggregates over the boxes and time spans of every match (each a scan of the matches: this
+        serves catalogue descriptions, not searches)."""
+        conditions = [*self.where, "r.duplicate_of IS NULL"] if self.hide_duplicates else self.where
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        matches = f"FROM {self.tables}{where}"
+        west, south, east, north = conn.execute(
+            "SELECT min(min_lon), min(min_lat), max(max_lon), max(max_lat) FROM record_boxes"
+            f" WHERE id >> {_BOX_BITS} IN (SELECT r.num {matches})",
+            self.params,
+        ).fetchone()
+        times = f"SELECT min(r.time_start), max(r.time_end) {matches}"
+        start, end = conn.execute(times, self.params).fetchone()
+        bbox = None if west is None else (west, south, east, north)
+        if start is None:
+            return Extent(bbox=bbox)
+        time = (start if start != OPEN_START else None, end if end != OPEN_END else None)
+        return Extent(bbox=bbox, time=time)
+
+
+def _check_facets(query: Query) -> None:
+    for request in query.facets:
+        if request.name not in FACETS:
+            raise QueryError(f"unknown facet {request.name!r}; facets: {', '.join(FACETS)}")
+        if not 1 <= request.size <= MAX_BUCKETS:
+            raise QueryError(f"facet {request.name} must have 1 to {MAX_BUCKETS} buckets, not {request.size}")
+        if request.order not in FACET_ORDERS:
+            raise QueryError(f"unknown facet order {request.order!r}; orders: {', '.join(FACET_ORDERS)}")
+
+
+def _columnar(query: Query) -> bool:
+    """Whether the snapshot holds every criterion of ``query``."""
+    return query.filter is None and not query.external_ids
+
+
+def _criteria(query: Query) -> Criteria:
+    """The query's criteria normalised as the SQL plan normalises them (which has checked them)."""
+    time = None
+    if query.time is not None:
+        start, end = query.time
+        time = (
+            _query_instant(start, end=False) if start is not None else None,
+            _query_instant(end, end=True) if end is not None else None,
+        )
+    return Criteria(
+        phrases=fts_phrases(query.q),
+        boxes=_split(*query.bbox) if query.bbox is not None else [],
+        time=time,
+        sort_columns=[(_SORT_COLUMNS[sort.field], sort.ascending) for sort in query.sortby],
+    )
+
+
+def _full_text(conn: sqlite3.Connection) -> FullText:
+    """FTS5 matches on ``conn``: rowids, and bm25 scores (as the SQL plan weighs them) when ranked."""
+
+    def run(match: str, ranked: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        if not ranked:
+            sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?"
+            return np.array([n for (n,) in conn.execute(sql, (match,))], dtype=np.int64), None
+        weights = ", ".join(map(str, _WEIGHTS))
+        sql = f"SELECT rowid, bm25(documents_fts, {weights}) FROM documents_fts WHERE documents_fts MATCH ?"
+        rows = conn.execute(sql, (match,)).fetchall()
+        scores = np.array([r[1] for r in rows], dtype=np.float64)
+        return np.array([r[0] for r in rows], dtype=np.int64), scores
+
+    return run
+
+
+def _facets_in_sql(
+    conn: sqlite3.Connection, plan: _Plan, columns: Columns | None, query: Query
+) -> list[Facet]:
+    """Facets of a search made in SQL: counted on the snapshot when there is one, else on a snapshot of
+    the matches alone."""
+    nums = plan.matches(conn)
+    if columns is not None:
+        return columns.facets(np.isin(columns.nums, nums), query.facets)
+    generation = conn.execute("SELECT n FROM generation").fetchone()[0]
+    matches = Columns.load(conn, generation, nums)
+    return matches.facets(np.ones(matches.n, dtype=bool), query.facets)
 
 
 def _query_instant(value: str, *, end: bool) -> str:
@@ -1053,10 +1285,15 @@ def fts_match(q: list[list[str]]) -> str | None:
     ``AND``, ``-``, ``:`` are text the tokeniser drops or indexes as words. NULs are removed (they end
     the expression early) and unencodable surrogates replaced.
     """
+    return " OR ".join(fts_phrases(q)) or None
+
+
+def fts_phrases(q: list[list[str]]) -> list[str]:
+    """The quoted FTS5 phrases of ``fts_match``, each once, in order."""
     phrases = []
     for alternative in q:
         text = " ".join(alternative).replace("\x00", " ")
         text = text.encode("utf-8", "replace").decode("utf-8")
         if text.strip():
             phrases.append('"' + text.replace('"', '""') + '"')
-    return " OR ".join(phrases) or None
+    return list(dict.fromkeys(phrases))

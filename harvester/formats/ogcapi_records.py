@@ -346,19 +346,23 @@ class _Reader:
         return found.constraints(), href
 
     def links(self, licence_href: str | None) -> tuple[list[Link], list[str], list[str]]:
-        """(resource links, thumbnail URLs, DOI hrefs of cite-as links)."""
+        """(resource links, thumbnail URLs, DOI hrefs of cite-as and describes links). A ``describes``
+        link to one of the record's ``externalIds`` is the resource itself, not a further link."""
         links: list[Link] = []
         thumbnails: list[str] = []
         dois: list[str] = []
+        identifiers = {_string(entry.get("value")) for entry in _objects(self.props.get("externalIds"))}
         for entry in self.link_entries():
             href = _string(entry["href"])
             rel = _string(entry.get("rel")) or ""
             media_type, type_protocol = link_type(entry.get("type"))
             if rel in _NAVIGATION or (rel == "license" and href == licence_href):
                 continue
+            if rel == "describes" and href in identifiers:
+                continue  # the resource itself, already one of its identifiers
             if rel in _PREVIEW_RELS and (media_type or "image/").startswith("image/"):
                 thumbnails.append(href)
-            elif rel == "cite-as" and doi_identifier(href):
+            elif rel in ("cite-as", "describes") and doi_identifier(href):
                 dois.append(href)
             else:
                 links.append(
