@@ -25,19 +25,12 @@ from catalogue.record import Record
 from harvester import formats
 from harvester.formats import Rejected
 from harvester.raw import RawRecord
+from tests.fixtures.corpus import FORMAT_DIRS as TEST_FORMAT_DIRS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = (ROOT / "tests" / "data", ROOT / "config" / "demo" / "records")
-FORMAT_DIRS = {
-    "iso19139": "iso19139",
-    "iso19115-3": "iso19115-3",
-    "dc": "dc",
-    "datacite": "datacite",
-    "dif": "dif",
-    "stac-collection": "stac",
-    "stac-item": "stac",
-    "ogcapi-records": "ogcapi-records",
-}
+# Folder under a corpus -> crosswalk: the tests' folders, and the demo's ISO 19139 records.
+FORMAT_DIRS = {"iso19139": "iso19139", **TEST_FORMAT_DIRS}
 BATCHES = (1, 100, 500)
 SINGLES = 20
 

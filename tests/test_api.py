@@ -24,7 +24,7 @@ from api.server import CONFORMANCE, create_app
 from catalogue.query import FACETS, ExternalId, QueryError, parse_filter
 from catalogue.record import BBox, Record
 from catalogue.stores.sqlite import instant, sort_key
-from tests.fixtures.api_server import REPO_ROOT, demo_catalogue, demo_records, serving
+from tests.fixtures.api_server import REPO_ROOT, demo_catalogue, demo_records, intersects, serving
 
 ANCHOR_NATIVE_ID = "ie.marine.data:dataset.1135"  # owslib__iso_keywords_anchor.xml, an Irish survey
 S2_SCENE_NATIVE_ID = "S2B_MSIL2A_20200902T090559_N0214_R050_T34SFG_20200902T113910.SAFE"
@@ -195,19 +195,6 @@ def test_q_matches_a_phrase_and_alternatives(catalogue: Catalogue) -> None:
     assert {anchor.id, chlorophyll.id} <= set(catalogue.all_ids(q="Climate Change Survey,Chlorophylle"))
 
 
-def _halves(box: BBox) -> list[tuple[float, float, float, float]]:
-    if box.west <= box.east:
-        return [(box.west, box.south, box.east, box.north)]
-    return [(box.west, box.south, 180.0, box.north), (-180.0, box.south, box.east, box.north)]
-
-
-def _intersects(record: Record, query: BBox) -> bool:
-    return any(
-        w <= qe and e >= qw and s <= qn and n >= qs
-        for box in record.bboxes
-        for (w, s, e, n) in _halves(box)
-        for (qw, qs, qe, qn) in _halves(query)
-    )
 
 
 @pytest.mark.parametrize(
@@ -219,7 +206,7 @@ def _intersects(record: Record, query: BBox) -> bool:
     ],
 )
 def test_bbox_returns_exactly_the_intersecting_records(catalogue: Catalogue, bbox: list[float]) -> None:
-    expected = {r.id for r in catalogue.records.values() if _intersects(r, BBox(*bbox))}
+    expected = {r.id for r in catalogue.records.values() if intersects(r, BBox(*bbox))}
     assert expected, "the corpus must have records in each test box"
     assert set(catalogue.all_ids(bbox=bbox)) == expected
 

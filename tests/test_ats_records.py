@@ -28,7 +28,7 @@ from catalogue.geojson import to_geojson
 from catalogue.query import SORTABLES
 from catalogue.record import BBox, Record
 from catalogue.stores.sqlite import instant, sort_key
-from tests.fixtures.api_server import demo_catalogue, demo_records, serving
+from tests.fixtures.api_server import demo_catalogue, demo_records, intersects, serving
 
 RECORDS_CONF = "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf"
 OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
@@ -509,24 +509,11 @@ def test_ats_record_collection_default_mediatype(api: Api) -> None:
 # --- Record Core Query Parameters -----------------------------------------------------------------
 
 
-def _halves(box: BBox) -> list[tuple[float, float, float, float]]:
-    if box.west <= box.east:
-        return [(box.west, box.south, box.east, box.north)]
-    return [(box.west, box.south, 180.0, box.north), (-180.0, box.south, box.east, box.north)]
-
-
-def _intersects(record: Record, query: BBox) -> bool:
-    return any(
-        w <= qe and e >= qw and s <= qn and n >= qs
-        for box in record.bboxes
-        for (w, s, e, n) in _halves(box)
-        for (qw, qs, qe, qn) in _halves(query)
-    )
 
 
 def test_ats_record_core_query_parameters_bbox(api: Api) -> None:
     for box in ([-11.0, 51.0, -9.0, 53.0], [170.0, -10.0, -170.0, 10.0], [5.0, 45.0, 8.0, 48.0]):
-        expected = {i for i, r in api.records.items() if _intersects(r, BBox(*box))}
+        expected = {i for i, r in api.records.items() if intersects(r, BBox(*box))}
         assert expected
         assert set(api.ids(bbox=",".join(map(str, box)))) == expected
 
@@ -791,7 +778,7 @@ def test_ats_record_filter_response(api: Api) -> None:
         set(api.ids(filter="ACCENTI(CASEI(title)) = ACCENTI(CASEI('CHATEAUX RHENANS'))")) == castles != set()
     )
     # ANDed with the other parameters, in a pole's catalogue too
-    irish = {i for i, r in api.records.items() if _intersects(r, BBox(-11, 51, -9, 53))}
+    irish = {i for i, r in api.records.items() if intersects(r, BBox(-11, 51, -9, 53))}
     both = set(api.ids("odatis", filter="S_INTERSECTS(geometry, BBOX(-11, 51, -9, 53))", q="survey"))
     assert both == {
         i for i in irish if _has_phrase(api.records[i], "survey") and api.records[i].pole == "ODATIS"

@@ -18,26 +18,13 @@ from catalogue.record import Keyword, Record
 from harvester import formats
 from harvester.formats import Rejected
 from harvester.raw import RawRecord
+from tests.fixtures.corpus import DATA, DEMO_ISO19139, FORMAT_DIRS
 from thesaurus import Thesaurus
 
 ROOT = Path(__file__).resolve().parent.parent
 THESAURI = ROOT / "config" / "thesauri"
 # Every real record the tests hold, by folder and crosswalk.
-CORPUS = {
-    ROOT / "config" / "demo" / "records" / "iso19139": "iso19139",
-    **{
-        ROOT / "tests" / "data" / folder: name
-        for folder, name in {
-            "iso19115-3": "iso19115-3",
-            "dc": "dc",
-            "datacite": "datacite",
-            "dif": "dif",
-            "stac-collection": "stac",
-            "stac-item": "stac",
-            "ogcapi-records": "ogcapi-records",
-        }.items()
-    },
-}
+CORPUS = {DEMO_ISO19139: "iso19139", **{DATA / folder: name for folder, name in FORMAT_DIRS.items()}}
 
 
 @pytest.fixture(scope="module")
