@@ -16,6 +16,7 @@ Error answers (400, 404) pass through untouched, so a JSON-LD client gets the sa
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from api.provider import shared_store
+from api.provider import SERVED_RECORDS, shared_store
 from catalogue import jsonld
 from catalogue.record import Record
 
@@ -57,19 +58,24 @@ class LinkedData:
             return self._embed(environ, start_response)
         if wanted != "jsonld":
             return self.app(environ, start_response)
-        status, headers, body = _call(self.app, _as_geojson(environ))
+        status, headers, body, served = _call_keeping_records(self.app, _as_geojson(environ))
         if not status.startswith("200"):
             return _respond(start_response, status, _header(headers, "Content-Type"), body, headers)
-        document = self._document(json.loads(body))
+        document = self._document(json.loads(body), served)
         return _respond(start_response, status, JSONLD, json.dumps(document, ensure_ascii=False).encode())
 
-    def _document(self, answer: dict[str, Any]) -> dict[str, Any]:
-        """Our JSON-LD for pygeoapi's answer: a record, or a page of records with its paging links."""
+    def _document(self, answer: dict[str, Any], served: Mapping[str, Record]) -> dict[str, Any]:
+        """Our JSON-LD for pygeoapi's answer: a record, or a page of records with its paging links. The
+        records come from the provider (``served``), the store when it did not serve them."""
         store = shared_store(self.store_settings)
+
+        def record(identifier: Any) -> Record | None:
+            return served.get(str(identifier)) or store.get(str(identifier))
+
         if answer.get("type") == "Feature":
-            record = store.get(str(answer["id"]))
-            return jsonld.document(record, self.base) if record else {}
-        records = [r for f in answer.get("features", []) if (r := store.get(str(f["id"]))) is not None]
+            found = record(answer["id"])
+            return jsonld.document(found, self.base) if found else {}
+        records = [r for f in answer.get("features", []) if (r := record(f["id"])) is not None]
         document = jsonld.documents(records, self.base)
         for key in ("numberMatched", "numberReturned", "facets", "links"):
             if key in answer:
@@ -78,8 +84,8 @@ class LinkedData:
 
     def _embed(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """The HTML record page with the record's JSON-LD in its head."""
-        status, headers, body = _call(self.app, environ)
-        record = self._record(environ) if status.startswith("200") else None
+        status, headers, body, served = _call_keeping_records(self.app, environ)
+        record = self._record(environ, served) if status.startswith("200") else None
         if record is not None and b"</head>" in body:
             text = json.dumps(jsonld.document(record, self.base), ensure_ascii=False)
             script = f'<script type="application/ld+json">{_script_safe(text)}</script>\n</head>'
@@ -87,9 +93,11 @@ class LinkedData:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         return _respond(start_response, status, _header(headers, "Content-Type"), body, headers)
 
-    def _record(self, environ: dict[str, Any]) -> Record | None:
+    def _record(self, environ: dict[str, Any], served: Mapping[str, Record]) -> Record | None:
         found = _ITEMS.match(environ.get("PATH_INFO", ""))
-        return shared_store(self.store_settings).get(found["record"]) if found else None
+        if found is None:
+            return None
+        return served.get(found["record"]) or shared_store(self.store_settings).get(found["record"])
 
 
 def _wanted(environ: dict[str, Any]) -> str | None:
@@ -97,7 +105,12 @@ def _wanted(environ: dict[str, Any]) -> str | None:
     query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
     if "f" in query:
         return {"jsonld": "jsonld", "html": "html"}.get(query["f"])
-    accept = parse_accept_header(environ.get("HTTP_ACCEPT", ""), MIMEAccept)
+    return _preferred(environ.get("HTTP_ACCEPT", ""))
+
+
+@functools.lru_cache(maxsize=256)  # clients send a few distinct Accept headers: each parsed once
+def _preferred(accept_header: str) -> str | None:
+    accept = parse_accept_header(accept_header, MIMEAccept)
     best = accept.best_match(_OFFERS) if accept else None
     return {JSONLD: "jsonld", "text/html": "html"}.get(best or "")
 
@@ -147,6 +160,18 @@ def _call(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, s
         if close is not None:
             close()
     return captured["status"], list(captured["headers"]), body
+
+
+def _call_keeping_records(
+    app: WSGIApp, environ: dict[str, Any]
+) -> tuple[str, list[tuple[str, str]], bytes, dict[str, Record]]:
+    """``_call``, and the records the provider served meanwhile, by id."""
+    served: dict[str, Record] = {}
+    token = SERVED_RECORDS.set(served)
+    try:
+        return (*_call(app, environ), served)
+    finally:
+        SERVED_RECORDS.reset(token)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:

@@ -101,6 +101,11 @@ QUERYABLES: dict[str, Json] = {
         "enum": ["incomplete", "initial", "moderate", "advanced"],
         "description": "level of the record's offline FAIR assessment",
     },
+    "platform": {"type": "string", "description": "platform, as the platform facet names it"},
+    "instrument": {"type": "string", "description": "instrument, as the instrument facet names it"},
+    "format": {"type": "string", "description": "data format, as the format facet names it (NetCDF, ...)"},
+    "license": {"type": "string", "description": "licence: an SPDX id, or other"},
+    "year": {"type": "integer", "description": "a year the temporal extent covers"},
 }
 
 # Sort keys that are not record properties: fields for pygeoapi's sortby check, not queryables.
@@ -131,6 +136,11 @@ _EQUALITY = {
     "language": "language",
     "theme": "theme",
     "fair_level": "fair_level",
+    "platform": "platform",
+    "instrument": "instrument",
+    "format": "format",
+    "license": "license",
+    "year": "year",
 }
 # Parameters a fixed collection filter may set: the single-valued record properties.
 FIXED_FILTERS = ("type", "pole", "source", "language")
@@ -151,6 +161,9 @@ FACET_PROPERTIES = {
 
 # The CQL2 filter of the request being answered, parsed by the server (see the module docstring).
 REQUEST_FILTER: ContextVar[Any] = ContextVar("terracat_request_filter", default=None)
+# The records served in the request being answered, by id, when the caller asked to see them
+# (``api.linked_data`` renders them as JSON-LD without reading them from the store again).
+SERVED_RECORDS: ContextVar[dict[str, Record] | None] = ContextVar("terracat_served_records", default=None)
 
 
 class TerracatProvider(BaseProvider):
@@ -215,6 +228,8 @@ class TerracatProvider(BaseProvider):
         except QueryError as err:
             raise ProviderInvalidQueryError(user_msg=str(err)) from err
         facets = result.facets if query.facets else None
+        if (served := SERVED_RECORDS.get()) is not None:
+            served.update((record.id, record) for record in result.records)
         if resulttype == "hits":
             return _collection([], result.matched, facets)
         features = [self._feature(r, select_properties or [], skip_geometry) for r in result.records]
@@ -228,6 +243,8 @@ class TerracatProvider(BaseProvider):
             raise ProviderConnectionError(user_msg="the catalogue index is unavailable") from err
         if record is None or not self._in_collection(record):
             raise ProviderItemNotFoundError(user_msg=f"no record {identifier!r} in this collection")
+        if (served := SERVED_RECORDS.get()) is not None:
+            served[record.id] = record
         feature = to_geojson(record)
         self._add_group(feature, record.id)
         return feature

@@ -30,16 +30,20 @@ mounted beside it by path prefix through ``mounts``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from html import escape
 from http import HTTPStatus
 from pathlib import Path
@@ -47,6 +51,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
+import msgspec
 import yaml
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -60,6 +66,8 @@ from harvester.source import POLES
 
 Json = dict[str, Any]
 WSGIApp = Callable[..., Any]
+
+log = logging.getLogger(__name__)
 
 CATALOGUE = "catalogue"
 PROVIDER = "api.provider.TerracatProvider"
@@ -269,21 +277,99 @@ def serve(
     public_url: str | None = None,
     *,
     poles: Sequence[str] = POLES,
+    workers: int = 1,
 ) -> None:
-    """Serve the catalogue with waitress until interrupted; the URL is printed once the port is
-    bound, so a caller reading it knows the server is there."""
+    """Serve the catalogue until interrupted (Ctrl-C, SIGTERM); the URL is printed once the port is
+    bound, so a caller reading it knows the server is there.
+
+    One worker is one process served by waitress. Answering a search is CPU-bound Python under one GIL,
+    so using more cores takes more processes: gunicorn's arbiter binds the port, forks ``workers``
+    processes that accept on it, restarts one that dies, and on SIGTERM or SIGINT stops them all and
+    exits. Its ``sync`` worker answers one connection at a time and closes it: an idle process takes
+    the next connection from the kernel, so requests are spread over the processes one by one. Worker
+    threads with keep-alive connections (gunicorn's ``gthread``) measured half the throughput on 2 cores
+    (``bench/api.py``): a connection stays with the process that accepted it, busy or not, and requests
+    wait on hand-overs between threads for the GIL. A slow client holds a sync worker for as long as it
+    sends or reads: facing the Internet, the server belongs behind a buffering reverse proxy (nginx...),
+    as gunicorn's documentation says. Each worker builds the app and opens the store itself, after the
+    fork: a SQLite connection and the store's column snapshot must not be shared between processes."""
+    base_url = (public_url or f"http://{_url_host(host)}:{port}").rstrip("/")
+    if workers > 1:
+        _serve_workers(store_settings, host, port, base_url, poles, workers)
+        return
     import waitress
 
     from api.provider import close_stores
 
-    base_url = (public_url or f"http://{_url_host(host)}:{port}").rstrip("/")
     app = create_app(store_settings, base_url, poles=poles)
+    warm_up(store_settings)
     server = waitress.create_server(app, host=host, port=port, threads=8, ident="terracat")
     print(f"terracat: OGC API - Records at {base_url} (listening on {host}:{port})", flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops it as Ctrl-C does
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         close_stores()
+
+
+def _serve_workers(
+    store_settings: Mapping[str, Any], host: str, port: int, base_url: str, poles: Sequence[str], workers: int
+) -> None:
+    """``serve`` with ``workers`` gunicorn processes; returns when they have all stopped."""
+    from gunicorn.app.base import BaseApplication
+
+    from api.provider import close_stores
+
+    settings = dict(store_settings)
+    options: dict[str, Any] = {
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"],
+        "workers": workers,
+        "worker_class": "sync",
+        "preload_app": False,  # the app, and so the store, are made in each worker
+        "timeout": 60,  # a worker silent for longer (a search cannot be) is restarted
+        "graceful_timeout": 10,
+        "loglevel": "warning",
+        "proc_name": "terracat",
+        "when_ready": lambda arbiter: print(
+            f"terracat: OGC API - Records at {base_url} (listening on {host}:{port},"
+            f" {workers} worker processes)",
+            flush=True,
+        ),
+        "post_worker_init": lambda worker: warm_up(settings),
+        "worker_exit": lambda arbiter, worker: close_stores(),
+    }
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for name, value in options.items():
+                self.cfg.set(name, value)
+
+        def load(self) -> WSGIApp:
+            return create_app(settings, base_url, poles=poles)
+
+    try:
+        Server().run()
+    except SystemExit as stop:  # the arbiter exits the process; a clean stop is a return here
+        if stop.code:
+            raise
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def warm_up(store_settings: Mapping[str, Any]) -> None:
+    """Open the store and load what it keeps in memory (the SQLite store's column snapshot: a second
+    or so per 100 000 records) before serving, rather than in the first search a client waits for."""
+    from catalogue.query import Query
+
+    try:
+        shared_store(store_settings).search(Query(limit=1))
+    except Exception:
+        log.exception("the catalogue index cannot be read: searches fail until it can")
 
 
 def _url_host(host: str) -> str:
@@ -358,6 +444,7 @@ def _extend(module: ModuleType) -> None:
     from flask import request
 
     app = module.APP
+    _speed_up_pygeoapi()
     app.view_functions["pygeoapi.conformance"] = lambda: module.execute_from_flask(conformance, request)
     pygeoapi_items = app.view_functions["pygeoapi.collection_items"]
 
@@ -382,8 +469,118 @@ def _extend(module: ModuleType) -> None:
         "terracat_facets",
         lambda collection_id: module.execute_from_flask(facets, request, collection_id),
     )
+    _hold_pygeoapi_logs(app)  # first: what the next hooks answer is held too
     app.before_request(lambda: _refuse_what_pygeoapi_cannot_answer(module))
     app.after_request(lambda response: _complete_responses(response, module.CONFIG))
+
+
+def _speed_up_pygeoapi() -> None:
+    """Costs of pygeoapi's views that buy nothing here, cut once per process (module globals of
+    pygeoapi, pinned version):
+
+    - its JSON answers are written by ``json.dumps`` with a Python ``default`` hook: msgspec writes the
+      same JSON five times faster (same members in the same order, non-ASCII characters as UTF-8
+      rather than ``\\u`` escapes), ~0.5 ms of a search's page;
+    - every ``bbox`` goes through a pyproj transformation built anew for each request, also from CRS84
+      to the CRS84 our records are stored in: that identity keeps the box as it is (another
+      ``bbox-crs`` is transformed as before), ~0.4 ms;
+    - every HTML page makes a new Jinja environment, which compiles its templates again: 30 ms a page.
+      Its environments share a cache of compiled templates (Jinja's bytecode cache, checked against
+      each template's source), which makes pages ten times faster and changes nothing else."""
+    from pygeoapi import util
+    from pygeoapi.api import itemtypes
+
+    if isinstance(util.Environment, functools.partial):
+        return
+    plain_json, transform_bbox = itemtypes.to_json, itemtypes.transform_bbox
+    encoder = msgspec.json.Encoder(enc_hook=util.json_serial, decimal_format="number")
+
+    def to_json(content: Any, pretty: bool = False) -> str:
+        if pretty:
+            return plain_json(content, pretty)
+        try:
+            return encoder.encode(content).decode()
+        except (TypeError, ValueError):  # what msgspec cannot write, json may (an integer key...)
+            return plain_json(content, pretty)
+
+    def transform_bbox_unless_same(bbox: list, from_crs: str, to_crs: str) -> list:
+        return list(bbox) if from_crs == to_crs else transform_bbox(bbox, from_crs, to_crs)
+
+    itemtypes.to_json = to_json
+    itemtypes.transform_bbox = transform_bbox_unless_same
+    util.Environment = functools.partial(jinja2.Environment, bytecode_cache=_CompiledTemplates())
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's bytecode cache in memory: a template's compiled code, by template (Jinja checks it
+    against the template's source before using it)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if (code := self.codes.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.codes[bucket.key] = bucket.bytecode_to_string()
+
+
+# --- pygeoapi's log ------------------------------------------------------------------------------
+# pygeoapi logs an ERROR, often with a traceback, for every client error it answers (a bad ``limit``,
+# an unknown format), and a WARNING for a request without ``offset``: a server log full of errors that
+# are not the server's hides the ones that are. What its loggers say at WARNING or above while a request
+# is answered is held until the answer's status is known: a 5xx logs it as it was (traceback included),
+# anything else logs it at INFO as a remark on the request.
+
+_HELD: ContextVar[list[logging.LogRecord] | None] = ContextVar("terracat_held_log", default=None)
+
+
+class _HoldWhileAnswering(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        held = _HELD.get()
+        if held is None or record.levelno < logging.WARNING:
+            return True
+        held.append(record)
+        return False
+
+
+_HOLD = _HoldWhileAnswering()
+
+
+def _hold_pygeoapi_logs(app: Any) -> None:
+    """Hold what pygeoapi's module loggers say during ``app``'s requests (filters do not apply to
+    records propagated from child loggers: each one gets it). Flask's own log of an unhandled
+    exception is not held."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        module_logger = name.split(".")[0] == "pygeoapi" and not name.startswith("pygeoapi.flask_app")
+        if module_logger and isinstance(logger, logging.Logger):
+            logger.addFilter(_HOLD)  # once: a logger keeps one copy of a filter
+    app.before_request(_start_holding)
+    app.after_request(_release_held_log)
+    app.teardown_request(_stop_holding)
+
+
+def _start_holding() -> None:
+    _HELD.set([])
+
+
+def _stop_holding(error: BaseException | None = None) -> None:
+    _HELD.set(None)
+
+
+def _release_held_log(response: Any) -> Any:
+    from flask import request
+
+    held = _HELD.get()
+    _stop_holding()
+    for record in held or ():
+        if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logging.getLogger(record.name).handle(record)
+        else:
+            status = response.status_code
+            log.info("%s %s answered %d: %s", request.method, request.path, status, record.getMessage())
+    return response
 
 
 def _refuse_what_pygeoapi_cannot_answer(module: ModuleType) -> Any:
@@ -434,6 +631,7 @@ def search_records(api: Any, request: Any, name: str) -> tuple[dict, int, str]:
         for key, value in request.params.items()
         if not (key in _EMPTY_MEANS_ABSENT and not value.strip())
     }
+    params.setdefault("offset", "0")  # pygeoapi logs a warning for every request without one
     try:
         parsed = request_filter(params, request.data)
     except QueryError as err:

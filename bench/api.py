@@ -1,12 +1,14 @@
 """Search latency through the OGC API: concurrent ``/collections/catalogue/items`` requests against the
-server ``terracat serve`` runs (``api.server.serve``: pygeoapi under waitress), for N indexed records.
+server ``terracat serve`` runs (``api.server.serve``: pygeoapi under waitress, or with ``--workers N``
+N gunicorn worker processes), for N indexed records.
 
-    .venv/bin/python -m bench.api [--sizes 10000 100000] [--clients 1 4] [--requests 1000]
+    .venv/bin/python -m bench.api [--sizes 10000 100000] [--clients 1 4] [--workers 1 2] [--requests 1000]
 
-For each size, ``bench.store``'s generated records are indexed into a fresh file, the server is started
-in a process of its own on 127.0.0.1 (so that the load generator does not share its interpreter), and
-clients, each on a keep-alive connection of its own, fire a mix of the searches a portal sends, every
-one with the facets its search page shows:
+For each size, ``bench.store``'s generated records are indexed into a fresh file; for each number of
+workers the server is started in a process of its own on 127.0.0.1 (so that the load generator does not
+share its interpreter), and clients, each on a keep-alive connection of its own (which the workers of
+``--workers 2`` and more close after each answer: the client connects again), fire a mix of the
+searches a portal sends, every one with the facets its search page shows:
 
 - ``q`` a common word of the titles (most records match), a rare one (a place, a year: a few percent),
   or two words as alternatives; half of them with a ``bbox``, some with a ``datetime`` interval;
@@ -15,15 +17,16 @@ one with the facets its search page shows:
 
 The same requests are also timed against the store directly, in one thread (``store`` lines): what the
 server adds is the rest. The first search after the index is written loads what the store keeps in
-memory; it is timed apart (``first request``) and the figures are those of the searches after it.
+memory; the server does it before it answers (each worker for itself, as it starts), and the first
+request is timed apart (``first request``: with several workers, the wait for the first worker to
+start). The load generator shares the machine's cores with the server: with 2 cores, 2 workers and
+more than one client, the clients' own CPU time is part of what is measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
-import os
 import random
 import socket
 import subprocess
@@ -34,8 +37,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import msgspec
+
 from bench.store import DATA_TERRA, PLACES, POLES, PORTAL_FACETS, generate
-from catalogue.query import Query, parse_bbox, parse_datetime, parse_facets, parse_q
+from catalogue.query import Query, parse_bbox, parse_datetime, parse_facets, parse_q, parse_sortby
 from catalogue.stores.sqlite import SQLiteStore
 
 FACETS = ",".join(f.name for f in PORTAL_FACETS)
@@ -83,7 +88,7 @@ def as_query(params: dict[str, str]) -> Query:
         bbox=parse_bbox(params.get("bbox")),
         time=parse_datetime(params.get("datetime")),
         properties=properties,
-        sortby=[],
+        sortby=parse_sortby(params.get("sortby")),
         facets=parse_facets(params["facets"]),
         limit=int(params["limit"]),
     )
@@ -105,24 +110,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(path: Path, port: int, columns: bool) -> subprocess.Popen[bytes]:
-    """``api.server.serve`` (what ``terracat serve`` runs) in a process of its own; returns once it
-    answers."""
+def start_server(path: Path, port: int, columns: bool, workers: int = 1) -> subprocess.Popen[bytes]:
+    """``api.server.serve`` (what ``terracat serve --workers N`` runs) in a process of its own (and
+    its workers'); returns once it answers. Its output goes to a file beside the index: a pipe nobody
+    reads would stop a server that logs much."""
     settings = {"backend": "sqlite", "path": str(path), "columns": columns}
-    code = f"from api.server import serve; serve({settings!r}, '127.0.0.1', {port})"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
-    )
+    code = f"from api.server import serve; serve({settings!r}, '127.0.0.1', {port}, workers={workers})"
+    log = path.with_suffix(".log").open("w+b")
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
+                log.close()
                 return server
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(
-                    server.stdout.read().decode() if server.stdout else "server died"
-                ) from None
+                log.seek(0)
+                raise RuntimeError(log.read().decode() or "server died") from None
             time.sleep(0.2)
     server.kill()
     raise RuntimeError("the server did not start within 2 minutes")
@@ -132,6 +137,7 @@ def fire(port: int, mix: list[dict[str, str]], clients: int) -> tuple[list[float
     """The mix shared among ``clients`` threads; (latencies in ms, wall seconds, failures)."""
     latencies: list[float] = []
     failures = [0]
+    decode = msgspec.json.Decoder().decode  # the client's share of the two cores kept small
     lock = threading.Lock()
     cursor = iter(range(len(mix)))
 
@@ -149,7 +155,7 @@ def fire(port: int, mix: list[dict[str, str]], clients: int) -> tuple[list[float
             response = conn.getresponse()
             body = response.read()
             mine.append((time.perf_counter() - started) * 1000)
-            if response.status != 200 or "facets" not in json.loads(body):
+            if response.status != 200 or "facets" not in decode(body):
                 with lock:
                     failures[0] += 1
         conn.close()
@@ -178,10 +184,16 @@ def line(label: str, latencies: list[float], seconds: float, failures: int = 0) 
     )
 
 
-def bench_size(n: int, clients: list[int], count: int, workdir: Path, columns: bool) -> None:
+def bench_size(
+    n: int, clients: list[int], workers: list[int], count: int, workdir: Path, columns: bool, keep: bool
+) -> None:
     path = workdir / f"api-{n}.db"
-    seconds = index(path, n)
-    print(f"\n{n} records (indexed in {seconds:.0f} s)")
+    if keep and path.exists():
+        print(f"\n{n} records (index kept from an earlier run: {path})")
+    else:
+        path.unlink(missing_ok=True)
+        seconds = index(path, n)
+        print(f"\n{n} records (indexed in {seconds:.0f} s)")
     rng = random.Random(11)
     mix = requests_mix(rng, count)
 
@@ -198,19 +210,21 @@ def bench_size(n: int, clients: list[int], count: int, workdir: Path, columns: b
             timings.append((time.perf_counter() - begun) * 1000)
         print("  " + line("store, 1 thread", timings, time.perf_counter() - started))
 
-    port = free_port()
-    server = start_server(path, port, columns)
-    try:
-        started = time.perf_counter()
-        first, _, failed = fire(port, mix[:1], 1)
-        print(f"  server, first request: {first[0]:.0f} ms" + (" FAILED" if failed else ""))
-        fire(port, requests_mix(random.Random(5), 100), 2)  # warm-up (connections, pygeoapi)
-        for c in clients:
-            latencies, wall, failures = fire(port, mix, c)
-            print("  " + line(f"API, {c} client(s)", latencies, wall, failures))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    for processes in workers:
+        port = free_port()
+        server = start_server(path, port, columns, processes)
+        label = f"{processes} worker{'s' if processes > 1 else ''}"
+        try:
+            first, _, failed = fire(port, mix[:1], 1)
+            print(f"  {label}, first request: {first[0]:.0f} ms" + (" FAILED" if failed else ""))
+            fire(port, requests_mix(random.Random(5), 100), 2)  # warm-up (connections, pygeoapi)
+            for c in clients:
+                latencies, wall, failures = fire(port, mix, c)
+                runs = f"API, {label}, {c} client{'s' if c > 1 else ''}"
+                print("  " + line(runs, latencies, wall, failures))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def main() -> None:
@@ -219,8 +233,14 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="records to index")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4], help="concurrent clients")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="server processes (terracat serve --workers)"
+    )
     parser.add_argument("--requests", type=int, default=1000, help="requests per run")
     parser.add_argument("--workdir", type=Path, help="where the index files go (default: a temporary dir)")
+    parser.add_argument(
+        "--keep-index", action="store_true", help="with --workdir: search an index an earlier run left there"
+    )
     parser.add_argument("--sql", action="store_true", help="search in SQL only (store option columns: false)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,7 +248,7 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"mix: {args.requests} requests, facets={FACETS}, 2-core figures vary by tens of percent")
         for n in args.sizes:
-            bench_size(n, args.clients, args.requests, workdir, columns=not args.sql)
+            bench_size(n, args.clients, args.workers, args.requests, workdir, not args.sql, args.keep_index)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark of a ``Store``: bulk upsert rate and query latencies on N generated records.
 
-    .venv/bin/python -m bench.store [--n 100000] [--batch 500] [--path var/bench.db] [--sql]
+    .venv/bin/python -m bench.store [--n 100000] [--batch 500] [--path var/bench.db] [--sql] [--live 20]
 
 The records are a few realistic ones of the four poles, written here in code, each copy with its own
 id, a title naming a place and a year, a moved box and shifted dates, so that queries have the
@@ -14,18 +14,25 @@ order (``scan``) and written again in one transaction (``rebuild``), crosswalks 
 Searches run on the store's columnar snapshot (``catalogue.stores.columns``), loaded by the first search
 after the writes (timed apart); ``first ms`` is each shape's first run, before the snapshot knows its
 words. ``--sql`` searches in SQL only (facets then counted on a snapshot of the matches alone).
+
+``extent`` is what a catalogue description asks (``api.catalog``). The live harvest scenario searches
+while another process (a harvester has its own) replaces batches of ``--batch`` records every second
+for ``--live`` seconds: every search after a write must see it, so this is what the snapshot's keeping
+up with writes costs the searches.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import random
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -403,6 +410,74 @@ def bench_get(store: Store, records: list[Record], repeat: int) -> None:
     print(f"{'get by id':36} {_percentile(timings, 50):8.2f} {_percentile(timings, 95):8.2f}")
 
 
+def bench_extent(store: Store, repeat: int) -> None:
+    """A catalogue description's extent: of every record, and of a pole's."""
+    for name, query in (
+        ("extent, all records", Query()),
+        ("extent, one pole", Query(properties={"pole": ["AERIS"]})),
+    ):
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            store.extent(query)
+            timings.append((time.perf_counter() - started) * 1000)
+        print(f"{name:36} {_percentile(timings, 50):8.1f} {_percentile(timings, 95):8.1f}")
+
+
+def _harvest(path: Path, n: int, batch: int, pause: float, ready: Any, stop: Any, written: Any) -> None:
+    """A harvester in its own process: batches of revised records, one every ``pause`` seconds."""
+    records = generate(n)
+    with SQLiteStore(path=path) as store:
+        ready.set()
+        round_ = 0
+        while not stop.is_set():
+            for start in range(0, n, batch):
+                if stop.is_set():
+                    break
+                title = f"(r{round_})"
+                store.upsert(
+                    [
+                        msgspec.structs.replace(
+                            r, title=msgspec.structs.replace(r.title, text=f"{r.title.text} {title}")
+                        )
+                        for r in records[start : start + batch]
+                    ]
+                )
+                written.value += 1
+                stop.wait(pause)
+            round_ += 1
+
+
+def bench_live_harvest(store: SQLiteStore, seconds: float, batch: int, seed: int = 11) -> None:
+    """Search latencies (every shape, drawn at random) while another process writes a batch a second."""
+    context = multiprocessing.get_context("spawn")
+    ready, stop, written = context.Event(), context.Event(), context.Value("i", 0)
+    writer = context.Process(
+        target=_harvest, args=(store.path, min(20_000, store.count()), batch, 1.0, ready, stop, written)
+    )
+    writer.start()
+    ready.wait()
+    rng = random.Random(seed)
+    shapes = list(SHAPES.values())
+    timings = []
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            query = rng.choice(shapes)(rng)
+            began = time.perf_counter()
+            store.search(query)
+            timings.append((time.perf_counter() - began) * 1000)
+    finally:
+        stop.set()
+        writer.join()
+    print(
+        f"\nlive harvest ({written.value} batches of {batch} written by another process in {seconds:.0f} s):"
+        f" {len(timings)} searches, p50 {_percentile(timings, 50):.1f} ms,"
+        f" p95 {_percentile(timings, 95):.1f} ms, p99 {_percentile(timings, 99):.1f} ms,"
+        f" max {max(timings):.0f} ms"
+    )
+
+
 def _percentile(values: list[float], p: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -417,6 +492,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50, help="runs of each query shape")
     parser.add_argument("--path", type=Path, help="index file (default: a temporary one)")
     parser.add_argument("--sql", action="store_true", help="search in SQL only (no columnar snapshot)")
+    parser.add_argument("--live", type=float, default=20, help="seconds of searches during a live harvest")
     args = parser.parse_args()
 
     records = generate(args.n)
@@ -434,6 +510,9 @@ def main() -> None:
             print(f"rebuild:          {rate:8.0f} records/s  (scan and rebuild of {store.count()} records)\n")
             bench_queries(store, args.repeat)
             bench_get(store, records, args.repeat * 10)
+            bench_extent(store, 20)
+            if args.live:
+                bench_live_harvest(store, args.live, args.batch)
 
 
 if __name__ == "__main__":

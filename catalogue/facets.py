@@ -15,9 +15,9 @@ Decisions a portal relies on:
   ``FIRST_YEAR``..current year: a palaeoclimate record reaching back 10 000 years would otherwise
   make ten thousand buckets out of one record; an extent wholly before ``FIRST_YEAR`` counts nowhere.
 - ``theme``: Data Terra concepts only (``thesaurus.themes.SCHEME``), each a record has or is under
-  (ancestors), with its labels as records carry the concept and its broader Data Terra concept as
-  ``parent``. A compartment no record carries itself (only as the ancestor of a theme) has the labels
-  of no record: ``Concept.ancestor_labels`` are not told apart by language.
+  (ancestors), with its broader Data Terra concept as ``parent`` and its labels as records carry the
+  concept, completed from the shipped Data Terra thesaurus (``thesaurus.themes.labels``): a compartment
+  no record carries itself, only as the ancestor of a theme, has labels nonetheless.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from datetime import UTC, datetime
 import msgspec
 
 from catalogue.geojson import licence
-from catalogue.query import Bucket, Facet, FacetRequest
+from catalogue.query import Bucket, Facet, FacetRequest, QueryError
 from catalogue.record import Constraints, Record
+from thesaurus import themes
 from thesaurus.themes import is_theme
 
 FIRST_YEAR = 1800
@@ -177,6 +178,23 @@ def this_year() -> int:
     return datetime.now(UTC).year
 
 
+# Facet name -> the ``Facts`` field of its values, for the multi-valued facets.
+MULTI_VALUED = {"platform": "platforms", "instrument": "instruments", "format": "formats"}
+
+
+def years(values: Iterable[str | int]) -> list[int]:
+    """The years of a ``year`` filter that a bucket may have (``FIRST_YEAR``..this year); others match
+    nothing, as no bucket has them. Raises ``QueryError`` on a value that is not a year."""
+    out = []
+    for value in values:
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 4):
+            raise QueryError(f"year must be a year such as 2015, not {value!r}")
+        if FIRST_YEAR <= int(text) <= this_year():
+            out.append(int(text))
+    return out
+
+
 def _themes(record: Record) -> list[Theme]:
     """The Data Terra concepts of a record and their Data Terra ancestors, each once: carried labels
     win over an ancestor's lack of them."""
@@ -189,6 +207,11 @@ def _themes(record: Record) -> list[Theme]:
             if uri not in out or (labels and out[uri].labels is None):
                 out[uri] = Theme(uri, parent, labels)
     return list(out.values())
+
+
+def theme_labels(uri: str, carried: dict[str, str] | None) -> dict[str, str]:
+    """The labels of a theme bucket by language: those records carry, else the shipped thesaurus's."""
+    return {**themes.labels().get(uri, {}), **(carried or {})}
 
 
 def facet(

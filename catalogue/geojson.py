@@ -27,6 +27,7 @@ A pure function of the record, shared by the API provider, the portal and export
 from __future__ import annotations
 
 import calendar
+import functools
 import mimetypes
 import re
 from collections import Counter
@@ -36,7 +37,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from catalogue.record import BBox, Constraints, Contact, Keyword, Link, Record, TemporalExtent
-from catalogue.urls import is_link
+from catalogue.urls import is_link as _is_link
+
+# Records of one catalogue cite the same addresses over and over (concept URIs, licences, their source,
+# the record profile): each is parsed once, not once per record of every page served.
+is_link = functools.lru_cache(maxsize=16384)(_is_link)
 
 RECORD_CORE = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"
 RECORD_PROFILE = "http://www.opengis.net/def/profile/OGC/0/ogc-record"
@@ -95,7 +100,12 @@ def _properties(record: Record, licensed: tuple[str | None, Json | None]) -> Jso
         "lineage": record.lineage,
         "quality": quality(record),
     }
-    return {key: value for key, value in properties.items() if value not in (None, "", [], {})}
+    # Members that are not None, "", [] nor {} (a zero or False is a value); truth first, the common case.
+    return {
+        key: value
+        for key, value in properties.items()
+        if value or (value is not None and not isinstance(value, (str, list, dict)))
+    }
 
 
 def quality(record: Record) -> Json | None:
@@ -268,6 +278,7 @@ _SIMPLE_LICENCES = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a catalogue has a few licences, written a few ways
 def spdx_id(*texts: str | None) -> str | None:
     """The SPDX id of the licence named by any of ``texts`` (a URL or a name), when recognisable."""
     for text in texts:
@@ -377,7 +388,9 @@ def _bound(value: str | None, *, end: bool) -> str | None:
         year, month, day = match.groups()
         try:
             if day:
-                return datetime(int(year), int(month), int(day)).strftime("%Y-%m-%d")
+                checked = datetime(int(year), int(month), int(day))  # a real day, or ValueError
+                # Already what strftime writes, unless the year has fewer than 4 digits (unpadded).
+                return f"{year}-{month}-{day}" if year >= "1000" else checked.strftime("%Y-%m-%d")
             month_number = int(month) if month else (12 if end else 1)
             last = calendar.monthrange(int(year), month_number)[1]
             return f"{int(year):04d}-{month_number:02d}-{last if end else 1:02d}"

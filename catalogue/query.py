@@ -41,9 +41,24 @@ SORTABLES: dict[str, str] = {
     "fair": "the FAIR score of the record (0-100)",
 }
 
-# Properties a query may test for equality (``property=value`` in OGC API Records). ``theme`` is a
-# concept URI and is hierarchical: it also matches records having a narrower concept.
-EQUALITY_PROPERTIES: tuple[str, ...] = ("source", "pole", "type", "language", "theme", "fair_level")
+# Properties a query may test for equality (``property=value`` in OGC API Records; values ORed). ``theme``
+# is a concept URI and is hierarchical: it also matches records having a narrower concept. ``platform``,
+# ``instrument``, ``format``, ``license`` and ``year`` take the bucket values of their facets (the names as
+# ``catalogue.facets`` normalises them), so that a search is refined by a bucket; ``year`` matches the
+# records whose temporal extent covers that year.
+EQUALITY_PROPERTIES: tuple[str, ...] = (
+    "source",
+    "pole",
+    "type",
+    "language",
+    "theme",
+    "fair_level",
+    "platform",
+    "instrument",
+    "format",
+    "license",
+    "year",
+)
 
 
 # Facets a search may ask for (OGC API Records Part 2 draft: ``facets=name[:bucketCount[:order]]``),
@@ -284,7 +299,9 @@ def parse_facets(value: str | None) -> list[FacetRequest]:
 MAX_EXTERNAL_IDS = 100
 _MAX_EXTERNAL_ID_LENGTH = 2048
 # How clients write the DOI scheme; the catalogue exposes DOIs under ``DOI_SCHEME`` (``externalIds``).
-_DOI_SCHEMES = frozenset({"doi", "https://doi.org", "http://doi.org", "https://dx.doi.org", "http://dx.doi.org"})
+_DOI_SCHEMES = frozenset(
+    {"doi", "https://doi.org", "http://doi.org", "https://dx.doi.org", "http://dx.doi.org"}
+)
 
 
 def parse_external_ids(value: str | list[str] | None) -> list[ExternalId]:
@@ -354,6 +371,11 @@ FILTERABLES: dict[str, str] = {
     "updated": "the metadata date stamp",
     "theme": "a concept URI; a broad concept also matches records having a narrower one",
     "fair_level": "the level of the FAIR assessment",
+    "platform": "a platform, as the platform facet names it",
+    "instrument": "an instrument, as the instrument facet names it",
+    "format": "a data format, as the format facet names it (NetCDF, GeoTIFF...)",
+    "license": "the licence: an SPDX id, or other",
+    "year": "a year the temporal extent covers (as the year facet counts it)",
     "geometry": "the record's bounding boxes",
     "time": "the record's temporal extents",
     "datetime": "the record's temporal extents (as time)",

@@ -175,6 +175,12 @@ def _discard(workers: int) -> None:
 
 
 @atexit.register
-def _shutdown() -> None:
-    for pool in _pools.values():
+def shutdown() -> None:
+    """Stop the pools' processes: at exit, and before this process forks others that must not inherit
+    them (``terracat demo`` serving with several workers after its harvest). A later job starts a pool
+    anew."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
         pool.shutdown(wait=True, cancel_futures=True)

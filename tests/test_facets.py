@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalogue.facets import facts, format_name, merged
+from catalogue.facets import facts, format_name, merged, theme_labels, years
 from catalogue.query import FACETS, MAX_BUCKETS, FacetRequest, QueryError, parse_facets
 from catalogue.record import Concept, Constraints, LocalisedText, Record, TemporalExtent
 
@@ -75,6 +75,21 @@ def test_facts_of_a_record() -> None:
         (DT + "physical-oceanography", DT + "ocean", {"fr": "Océanographie physique"}),
         (DT + "ocean", None, None),  # an ancestor only: no labels of its own in the record
     ]
+
+
+def test_theme_labels_are_completed_from_the_shipped_thesaurus() -> None:
+    assert theme_labels(DT + "ocean", None) == {"fr": "Océan", "en": "Ocean"}
+    assert theme_labels(DT + "ocean", {"fr": "Océan mondial"}) == {"fr": "Océan mondial", "en": "Ocean"}
+    assert theme_labels(DT + "nowhere", {"en": "Nowhere"}) == {"en": "Nowhere"}
+    assert theme_labels(DT + "nowhere", None) == {}
+
+
+def test_year_filters_take_years_a_bucket_may_have() -> None:
+    assert years(["2015", " 1950 ", 2001]) == [2015, 1950, 2001]
+    assert years(["1700", "9999"]) == []  # before FIRST_YEAR, after this year: no bucket
+    for bad in ("2015-01", "mmxv", "", "٢٠١٥"):
+        with pytest.raises(QueryError, match="year must be a year"):
+            years([bad])
 
 
 def test_parse_facets_reads_name_count_and_order() -> None:

@@ -138,21 +138,14 @@ def test_a_file_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path=tmp_path / "catalogue.db")
 
 
-def as_version_3(store: SQLiteStore) -> None:
-    """Make the (closed) store's file a version-3 file: a version-4 file less what ``_FACETS`` adds."""
-    with raw(store) as conn:
-        conn.execute("DROP TABLE record_facets")
-        conn.execute("DROP TABLE generation")
-        conn.execute("PRAGMA user_version = 3")
-
-
 def as_version_2(store: SQLiteStore) -> None:
     """Make the (closed) store's file a version-2 file: a new file is made as version 2 then completed by
-    ``_CONCEPTS``, so dropping what that adds, and indexing the texts without the concepts' ancestor
+    ``_VERSION_3``, so dropping what that adds, and indexing the texts without the concepts' ancestor
     labels (version 2 had none), leaves what version 2 wrote."""
-    as_version_3(store)
     with raw(store) as conn:
         conn.execute("BEGIN")
+        for table in ("changes", "generation", "record_facets"):
+            conn.execute(f"DROP TABLE {table}")
         for num, doc in conn.execute("SELECT num, doc FROM documents").fetchall():
             record = from_json(doc)
             bare = [msgspec.structs.replace(c, ancestor_labels=[]) for c in record.concepts]
@@ -241,9 +234,17 @@ def test_a_version_2_file_is_migrated_in_place_to_the_schema_of_a_new_file(tmp_p
         assert found(migrated, sortby=[Sort("fair", False)])[:2] == [POLDER, SST]
         assert migrated.group(SST) == [SST, SST_AERIS]
         assert found(migrated, external_ids=parse_external_ids("aeris-catalogue:sst-gascogne")) == [SST]
+        (themes,) = migrated.search(Query(facets=[FacetRequest("theme")])).facets
+        assert counts(themes) == {
+            DATA_TERRA + "atmosphere": 1,
+            DATA_TERRA + "ocean": 1,
+            DATA_TERRA + "physical-oceanography": 1,
+        }
+        assert found(migrated, properties={"year": ["2015"], "theme": [DATA_TERRA + "ocean"]}) == [SST]
         assert_consistent(migrated)
-        migrated.upsert([sst()])
+        migrated.upsert([sst()])  # numbered above every record migrated, and followed by the snapshot
         assert found(migrated, properties={"theme": [EARTH_SCIENCE]}) == [POLDER]
+        assert found(migrated, properties={"theme": [DATA_TERRA + "ocean"]}) == []
         assert_consistent(migrated)
 
 
@@ -272,7 +273,9 @@ def test_a_failed_migration_leaves_the_version_2_file(
     with raw(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_schema")}
-        assert "record_concepts" not in tables
+        assert tables.isdisjoint({"record_concepts", "record_facets", "generation", "changes"})
+        columns = {column for (_, column, *_) in conn.execute("PRAGMA table_info(records)")}
+        assert "fair_score" not in columns
     monkeypatch.undo()
     with SQLiteStore(path=db.path) as migrated:
         assert found(migrated, q=[["aerosols"]]) == [POLDER]
@@ -496,10 +499,50 @@ def test_dates_become_sortable_utc_bounds_of_their_period(
     assert instant(value, end=end) == expected
 
 
+WORDS = [["temperature"], ["golfe", "de", "gascogne"], ["carbon"], ["2003"], ["oceans"], ["manche"]]
+
+
+def random_query(rng: random.Random) -> Query:
+    """A search of any kind: alternatives ranked by summed phrase scores, boxes across the antimeridian,
+    ties in every sort key, pages deep in the matches, every facet."""
+    west, south = rng.uniform(-180, 180), rng.uniform(-80, 40)
+    every = [
+        FacetRequest(name, size=rng.choice([3, 1000]), order=rng.choice(FACET_ORDERS)) for name in FACETS
+    ]
+    return Query(
+        q=rng.sample(WORDS, rng.choice([0, 1, 1, 2])),
+        bbox=rng.choice([None, (west, south, min(west + 60, 180), south + 40), (160.0, -40.0, -150.0, 40.0)]),
+        time=rng.choice(
+            [None, (f"{rng.randint(1980, 2020)}-06-01T00:00:00Z", None), (None, "1995-01-01T00:00:00Z")]
+        ),
+        properties=rng.choice(
+            [
+                {},
+                {"pole": ["AERIS", "ODATIS"]},
+                {"theme": [DATA_TERRA + "ocean"]},
+                {"fair_level": ["moderate"]},
+                {"platform": ["Metop-B", "Argo floats"], "license": ["CC-BY-4.0"]},
+                {"format": ["NetCDF"], "year": ["2003", "2015"]},
+                {"instrument": ["IASI"]},
+            ]
+        ),
+        sortby=rng.choice([[], [Sort("title")], [Sort("updated", False), Sort("fair")], [Sort("start")]]),
+        offset=rng.choice([0, 0, 7, 150]),
+        limit=rng.choice([0, 10, 40]),
+        facets=every,
+    )
+
+
+def assert_same_answers(snapshot: SQLiteStore, sql: SQLiteStore, query: Query) -> None:
+    expected, got = sql.search(query), snapshot.search(query)
+    assert [r.id for r in got.records] == [r.id for r in expected.records], query
+    assert got.matched == expected.matched and got.facets == expected.facets, query
+    assert snapshot.extent(query) == sql.extent(query), query
+
+
 def test_the_snapshot_answers_as_sql_does(tmp_path: Path) -> None:
-    """Random searches of every kind (alternatives ranked by summed phrase scores, boxes across the
-    antimeridian, several extents, ties in every sort key, pages deep in the matches, facets) give the
-    same page, count and facets on the columnar snapshot as in SQL."""
+    """Random searches of every kind give the same page, count, facets and extent on the columnar
+    snapshot as in SQL."""
     records = generate(1500)
     with (
         SQLiteStore(path=tmp_path / "c.db") as snapshot,
@@ -511,40 +554,60 @@ def test_the_snapshot_answers_as_sql_does(tmp_path: Path) -> None:
             [republished(r, r.id.replace("odatis-sextant", "aeris-catalogue")) for r in records[:40]]
         )
         rng = random.Random(5)
-        words = [["temperature"], ["golfe", "de", "gascogne"], ["carbon"], ["2003"], ["oceans"], ["manche"]]
-        every = [
-            FacetRequest(name, size=rng.choice([3, 1000]), order=rng.choice(FACET_ORDERS)) for name in FACETS
-        ]
         for _ in range(200):
-            west, south = rng.uniform(-180, 180), rng.uniform(-80, 40)
-            criteria: dict[str, object] = {
-                "q": rng.sample(words, rng.choice([0, 1, 1, 2])),
-                "bbox": rng.choice(
-                    [None, (west, south, min(west + 60, 180), south + 40), (160.0, -40.0, -150.0, 40.0)]
-                ),
-                "time": rng.choice(
+            assert_same_answers(snapshot, sql, random_query(rng))
+
+
+def test_the_snapshot_follows_writes_of_another_process(tmp_path: Path) -> None:
+    """A harvest in another process inserts, replaces, deletes and regroups records while the snapshot is
+    searched: advanced by the changes each write logs, it answers as SQL does after every write."""
+    records = generate(1200)
+    path = tmp_path / "c.db"
+    with (
+        SQLiteStore(path=path) as snapshot,
+        SQLiteStore(path=path, columns=False) as sql,
+        SQLiteStore(path=path) as harvest,
+    ):
+        harvest.upsert(records[:300])
+        rng = random.Random(8)
+        indexed = [r.id for r in records[:300]]
+        fresh = iter(records[300:])
+        for step in range(60):
+            action = rng.choice(["insert", "replace", "delete", "duplicate"])
+            if action == "insert":
+                batch = [next(fresh) for _ in range(rng.randint(1, 30))]
+                harvest.upsert(batch)
+                indexed += [r.id for r in batch]
+            elif action == "replace":
+                chosen = rng.sample(indexed, 10)
+                harvest.upsert(
                     [
-                        None,
-                        (f"{rng.randint(1980, 2020)}-06-01T00:00:00Z", None),
-                        (None, "1995-01-01T00:00:00Z"),
+                        msgspec.structs.replace(harvest.get(i), title=LocalisedText(text=f"v{step}"))
+                        for i in chosen
                     ]
-                ),
-                "properties": rng.choice(
-                    [
-                        {},
-                        {"pole": ["AERIS", "ODATIS"]},
-                        {"theme": [DATA_TERRA + "ocean"]},
-                        {"fair_level": ["moderate"]},
-                    ]
-                ),
-                "sortby": rng.choice(
-                    [[], [Sort("title")], [Sort("updated", False), Sort("fair")], [Sort("start")]]
-                ),
-                "offset": rng.choice([0, 0, 7, 150]),
-                "limit": rng.choice([0, 10, 40]),
-                "facets": every,
-            }
-            query = Query(**criteria)  # type: ignore[arg-type]
-            expected, got = sql.search(query), snapshot.search(query)
-            assert [r.id for r in got.records] == [r.id for r in expected.records], criteria
-            assert got.matched == expected.matched and got.facets == expected.facets, criteria
+                )  # type: ignore[arg-type]
+            elif action == "delete":
+                chosen = rng.sample(indexed, 5)
+                harvest.delete(chosen)
+                indexed = [i for i in indexed if i not in chosen]
+            else:  # another source republishes records: they group, and a delete of a primary regroups
+                chosen = [r for r in records[:300] if r.id in indexed and r.source_id == "odatis-sextant"][:8]
+                harvest.upsert([republished(r, r.id.replace("odatis-sextant", "theia-oso")) for r in chosen])
+                indexed += [r.id.replace("odatis-sextant", "theia-oso") for r in chosen]
+            for _ in range(3):
+                assert_same_answers(snapshot, sql, random_query(rng))
+        columns = snapshot._columns
+        assert columns is not None and columns.dead > 0  # advanced, not loaded again, after the deletes
+
+
+def test_the_snapshot_is_loaded_again_when_the_log_no_longer_reaches_back(tmp_path: Path) -> None:
+    records = many_records(300)
+    with SQLiteStore(path=tmp_path / "c.db") as snapshot, SQLiteStore(path=tmp_path / "c.db") as harvest:
+        harvest.upsert(records[:10])
+        assert snapshot.search(Query(limit=0)).matched == 10
+        for record in records[10:]:  # a generation each: the first ones' changes are forgotten
+            harvest.upsert([record])
+        with raw(snapshot) as conn:
+            assert conn.execute("SELECT min(generation) FROM changes").fetchone()[0] > 2
+        result = snapshot.search(Query(q=[["temperature"]], facets=[FacetRequest("source")], limit=0))
+        assert result.matched == 300 and counts(result.facets[0]) == {"odatis-sextant": 300}

@@ -13,17 +13,25 @@ its ancestors in its own vocabulary:
 
 So every record of a source with a pole lands under at least one theme. Each theme says what it was
 inferred from (``Concept.via``), so a surprising placement can be traced to the keyword behind it.
+
+``labels`` gives the labels of every Data Terra concept, by language, from the thesaurus shipped with
+the catalogue: facets show a compartment that records reach only as an ancestor of their themes, and
+records carry their ancestors' labels for search only, not by language.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
+from thesaurus.cache import load_vocabulary
 from thesaurus.index import ConceptIndex, Entry
 from thesaurus.labels import fold
 
 SCHEME = "https://w3id.org/data-terra/thesaurus/"
+THESAURUS = Path(__file__).resolve().parent.parent / "config" / "thesauri" / "data-terra.ttl"
 _NARROWING = ("exactMatch", "closeMatch", "narrowMatch")
 _BROADENING = ("broadMatch", "relatedMatch")
 
@@ -92,6 +100,21 @@ class Themes:
 
 def is_theme(uri: str) -> bool:
     return uri.startswith(SCHEME)
+
+
+@functools.cache
+def labels() -> dict[str, dict[str, str]]:
+    """The prefLabels by language of every Data Terra concept of the shipped thesaurus (``THESAURUS``,
+    parsed once per process: a tenth of a second); none when the file is not there."""
+    try:
+        vocabulary = load_vocabulary(THESAURUS)
+    except OSError:
+        return {}
+    return {
+        concept.uri: {label.lang: label.text for label in concept.pref if label.lang}
+        for concept in vocabulary.concepts
+        if is_theme(concept.uri)
+    }
 
 
 def _add(target: list[str], item: str) -> None:

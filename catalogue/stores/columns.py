@@ -11,10 +11,15 @@ the union of their phrases' matches, scored by the sum of their scores, which is
 
 A snapshot is of one index *generation* (``generation.n``, which every write transaction increments)
 and is only used by a read transaction that sees that generation, so it never serves what a committed
-write changed: the store loads a new one, or searches in SQL meanwhile (``catalogue.stores.sqlite``).
-It is immutable once loaded, shared by every thread; only the full-text cache changes, under a lock.
+write changed. It is immutable once made, shared by every thread; only the full-text cache changes,
+under a lock. The snapshot of the next generation is made from it (``advance``): each write logs the
+records it inserted, deleted or regrouped (``changes``), whatever process wrote, and the new snapshot
+reads those records alone, appends the new ones and marks the deleted ones dead (tombstones), so that
+positions never move and per-value arrays are only appended to. When the dead are a quarter of the rows,
+or the log no longer reaches back to the snapshot, the store loads a snapshot whole instead.
 
-Records are numbered by position (``i``) in ``nums``, the records' ``num`` in increasing order.
+Records are numbered by position (``i``) in ``nums``, the records' ``num`` in increasing order (a record
+number is never given twice, and a new record's is above every other: new rows go at the end).
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ CODED = {"source": "source_id", "pole": "pole", "type": "resource_type", "langua
 CODED_FACETS = {"pole": "pole", "source": "source_id", "type": "resource_type", "fair_level": "fair_level"}
 _TEXT_COLUMNS = ("source_id", "pole", "resource_type", "language", "fair_level")
 _SORTED_COLUMNS = ("title_key", "updated", "created", "time_start", "time_end", "id", "fair_score")
-_MULTI = {"platform": "platforms", "instrument": "instruments", "format": "formats"}
+_MULTI = facet_values.MULTI_VALUED
 _FTS_CACHE = 512  # phrases remembered per snapshot
 _LAST = np.iinfo(np.int64).max  # the sort key of a missing value: after every other
 BOX_BITS = 16  # box k of record num is R*Tree id num << BOX_BITS | k (catalogue.stores.sqlite)
+_MOST_DEAD = 4  # a snapshot with more than 1/_MOST_DEAD dead rows is loaded whole again
+_NOTHING = np.zeros(0, dtype=np.int64)
 
 
 class Criteria:
@@ -58,8 +65,8 @@ class Criteria:
         self.sort_columns = sort_columns  # (column, ascending)
 
 
-# (FTS5 expression, ranked) -> rowids, and bm25 scores when ranked
-FullText = Callable[[str, bool], tuple[np.ndarray, np.ndarray | None]]
+# (FTS5 expression, ranked, after) -> rowids above ``after``, and bm25 scores when ranked
+FullText = Callable[[str, bool, int], tuple[np.ndarray, np.ndarray | None]]
 
 
 class Columns:
@@ -67,7 +74,10 @@ class Columns:
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
-        self._fts: OrderedDict[tuple[str, bool], tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self.dead = 0  # rows of records deleted since the snapshot was loaded (``live`` false)
+        # (phrase, ranked) -> positions of the matches, their scores when ranked, and how many rows the
+        # entry covers (unranked entries are carried to the next snapshot, and completed there).
+        self._fts: OrderedDict[tuple[str, bool], tuple[np.ndarray, np.ndarray | None, int]] = OrderedDict()
         self._fts_lock = threading.Lock()
 
     @classmethod
@@ -93,22 +103,30 @@ class Columns:
         where, params = ("", ()) if nums is None else (f" WHERE num {among}", (json.dumps(list(nums)),))
         rows = conn.execute(
             "SELECT num, duplicate_of IS NULL, n_times, source_id, pole, resource_type, language, fair_level,"
-            f" title_key, updated, created, time_start, time_end, id, fair_score FROM records{where}"
+            f" title_key, updated, created, time_start, time_end, id, fair_score, n_boxes FROM records{where}"
             " ORDER BY num",
             params,
         ).fetchall()
         self.n = len(rows)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 15
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 16
         self.nums = np.array(columns[0], dtype=np.int64)
+        self.live = np.ones(self.n, dtype=bool)
         self.primary = np.array(columns[1], dtype=bool)
         self.n_times = np.array(columns[2], dtype=np.int64)
         self.codes: dict[str, tuple[np.ndarray, list[str]]] = {}
         for name, values in zip(_TEXT_COLUMNS, columns[3:8], strict=True):
             self.codes[name] = _encode(values)
+        # Ranks in the order of the distinct values of each column (``sorted_values``): sort keys.
         self.ranks: dict[str, np.ndarray] = {}
+        self.sorted_values: dict[str, np.ndarray] = {}
         for name, values in zip(_SORTED_COLUMNS, columns[8:15], strict=True):
-            self.ranks[name] = _rank(values)
+            self.ranks[name], self.sorted_values[name] = _rank(values)
         self.index_of_id = {record_id: i for i, record_id in enumerate(columns[13])}
+        box_ids = [
+            num << BOX_BITS | k
+            for num, count in zip(columns[0], columns[15], strict=True)
+            for k in range(count)
+        ]
         self.time_null = np.array([v is None for v in columns[11]], dtype=bool)
         self.time_start = np.array([v or "" for v in columns[11]], dtype="S20")
         self.time_end = np.array([v or "" for v in columns[12]], dtype="S20")
@@ -122,10 +140,11 @@ class Columns:
         self.extent_start = np.array([e[1] for e in extents], dtype="S20")
         self.extent_end = np.array([e[2] for e in extents], dtype="S20")
 
-        box_where = "" if nums is None else f" WHERE id >> {BOX_BITS} {among}"
+        # Some records' boxes by their ids: the R*Tree finds a box by its id, not by a function of it.
+        box_where, box_params = ("", ()) if nums is None else (f" WHERE id {among}", (json.dumps(box_ids),))
         boxes = conn.execute(
             f"SELECT id >> {BOX_BITS}, min_lon, max_lon, min_lat, max_lat FROM record_boxes{box_where}",
-            params,
+            box_params,
         ).fetchall()
         # By west edge, so that a query tests only the boxes starting west of its east edge.
         boxes.sort(key=lambda box: box[1])
@@ -164,7 +183,7 @@ class Columns:
                 if theme.parent:
                     self.theme_parents.setdefault(theme.uri, theme.parent)
         spans = [(i, first, last) for i, f in enumerate(listed) for first, last in f.years]
-        now = facet_values.this_year()
+        self.year = now = facet_values.this_year()
         of = np.array([s[0] for s in spans], dtype=np.int64)
         first = np.maximum(np.array([s[1] for s in spans], dtype=np.int64), facet_values.FIRST_YEAR)
         last = np.minimum(np.array([now if s[2] is None else s[2] for s in spans], dtype=np.int64), now)
@@ -177,13 +196,96 @@ class Columns:
         """Positions of record numbers known to be in the snapshot."""
         return np.searchsorted(self.nums, np.asarray(nums, dtype=np.int64))
 
+    # --- following writes ------------------------------------------------------------------------------
+
+    def advance(self, conn: sqlite3.Connection, generation: int) -> Columns | None:
+        """The snapshot of ``generation``, which the open transaction of ``conn`` sees, made from this one
+        and the changes logged since; ``None`` when it must be loaded whole: the log no longer reaches
+        back to this snapshot (or a rebuild restarted it), too many rows would be dead, or the year
+        changed (open extents count up to the current year)."""
+        logged = conn.execute("SELECT logged FROM generation").fetchone()[0]
+        if logged > self.generation or self.year != facet_values.this_year():
+            return None
+        sql = "SELECT DISTINCT num FROM changes WHERE generation > ?"
+        changed = np.array(sorted(n for (n,) in conn.execute(sql, (self.generation,))), dtype=np.int64)
+        sql = "SELECT num, duplicate_of IS NULL FROM records WHERE num IN (SELECT value FROM json_each(?))"
+        indexed = dict(conn.execute(sql, (json.dumps(changed.tolist()),)).fetchall())
+        at = np.minimum(np.searchsorted(self.nums, changed), max(self.n - 1, 0))
+        known = (self.nums[at] == changed) & self.live[at] if self.n else np.zeros(len(changed), dtype=bool)
+        still = np.array([int(num) in indexed for num in changed.tolist()], dtype=bool)
+        dead = at[known & ~still]
+        if (self.dead + len(dead)) * _MOST_DEAD > self.n:
+            return None
+        # A record keeps its number while indexed, and its row changes in place only when regrouped.
+        kept = at[known & still]
+        primary = np.array([bool(indexed[int(num)]) for num in self.nums[kept].tolist()], dtype=bool)
+        new = changed[~known & still]
+        return self._extended(generation, dead, kept, primary, Columns.load(conn, generation, new.tolist()))
+
+    def _extended(
+        self, generation: int, dead: np.ndarray, kept: np.ndarray, primary: np.ndarray, added: Columns
+    ) -> Columns:
+        """A new snapshot: this one with the rows ``dead`` dead, the rows ``kept`` primary or not as
+        ``primary`` says, and the records of ``added`` (all numbered above this one's) appended. Arrays
+        are copied, never changed: other threads may be searching this snapshot."""
+        out = Columns(generation)
+        n = self.n
+        out.n = n + added.n
+        out.dead = self.dead + len(dead)
+        out.year = self.year
+        out.nums = np.concatenate([self.nums, added.nums])
+        out.live = np.concatenate([self.live, added.live])
+        out.live[dead] = False
+        out.primary = np.concatenate([self.primary, added.primary])
+        out.primary[kept] = primary
+        out.primary[dead] = False
+        out.n_times = np.concatenate([self.n_times, added.n_times])
+        out.codes = {name: _merged_codes(codes, added.codes[name]) for name, codes in self.codes.items()}
+        out.ranks, out.sorted_values = {}, {}
+        for name, rank in self.ranks.items():
+            out.ranks[name], out.sorted_values[name] = _merged_ranks(
+                rank, self.sorted_values[name], added.ranks[name], added.sorted_values[name]
+            )
+        out.index_of_id = dict(self.index_of_id)
+        ids = self.sorted_values["id"][self.ranks["id"][dead]].tolist()
+        for record_id in ids:
+            del out.index_of_id[record_id]
+        out.index_of_id.update((record_id, n + i) for record_id, i in added.index_of_id.items())
+        out.time_null = np.concatenate([self.time_null, added.time_null])
+        out.time_start = np.concatenate([self.time_start, added.time_start])
+        out.time_end = np.concatenate([self.time_end, added.time_end])
+        out.extent_of = np.concatenate([self.extent_of, added.extent_of + n])
+        out.extent_start = np.concatenate([self.extent_start, added.extent_start])
+        out.extent_end = np.concatenate([self.extent_end, added.extent_end])
+        # Still by west edge: each new box inserted where it sorts.
+        at = np.searchsorted(self.box_west, added.box_west, side="right")
+        out.box_of = np.insert(self.box_of, at, added.box_of + n)
+        out.box_west = np.insert(self.box_west, at, added.box_west)
+        out.box_east = np.insert(self.box_east, at, added.box_east)
+        out.box_south = np.insert(self.box_south, at, added.box_south)
+        out.box_north = np.insert(self.box_north, at, added.box_north)
+        out.concept_records = dict(self.concept_records)
+        for uri, positions in added.concept_records.items():
+            before = self.concept_records.get(uri, _NOTHING)
+            out.concept_records[uri] = np.concatenate([before, positions + n])
+        out.multi = {name: _merged_multi(multi, added.multi[name], n) for name, multi in self.multi.items()}
+        out.theme_labels = {**added.theme_labels, **self.theme_labels}
+        out.theme_parents = {**added.theme_parents, **self.theme_parents}
+        out.year_of = np.concatenate([self.year_of, added.year_of + n])
+        out.year_first = np.concatenate([self.year_first, added.year_first])
+        out.year_last = np.concatenate([self.year_last, added.year_last])
+        out.year_rows = np.concatenate([self.year_rows[:n], added.year_rows + len(self.year_of)])
+        with self._fts_lock:
+            out._fts.update((key, entry) for key, entry in self._fts.items() if not key[1])
+        return out
+
     # --- search --------------------------------------------------------------------------------------
 
     def match(
         self, query: Query, criteria: Criteria, full_text: FullText
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The mask of the records ``query`` matches, and their bm25 scores when ranked by relevance."""
-        mask = np.ones(self.n, dtype=bool) if query.ids else self.primary.copy()
+        mask = self.live.copy() if query.ids else self.primary.copy()
         score = None
         if query.q:
             ranked = not query.sortby
@@ -203,6 +305,15 @@ class Columns:
             if name == "theme":
                 found = [self.concept_records[uri] for uri in values if uri in self.concept_records]
                 mask &= self._among(np.concatenate(found) if found else [])
+            elif name in facet_values.MULTI_VALUED:
+                of, _, codes, names = self.multi[name]
+                wanted = [code for code, value in enumerate(names) if value in set(values)]
+                mask &= self._among(of[np.isin(codes, wanted)])
+            elif name == "year":
+                covered = np.zeros(len(self.year_of), dtype=bool)
+                for year in facet_values.years(values):
+                    covered |= (self.year_first <= year) & (self.year_last >= year)
+                mask &= self._among(self.year_of[covered])
             else:
                 mask &= self._equal(CODED.get(name, name), values)
         return mask, score
@@ -222,19 +333,27 @@ class Columns:
         return hits, (np.where(hits, total, np.inf) if total is not None else None)
 
     def _phrase(self, phrase: str, ranked: bool, full_text: FullText) -> tuple[np.ndarray, np.ndarray | None]:
-        """One phrase's matches, remembered; a ranked entry serves an unranked search too."""
+        """One phrase's matches, remembered; a ranked entry serves an unranked search too. An unranked
+        entry carried from the previous snapshot is completed with the matches among the rows appended
+        since (dead rows stay in it: searches leave them out); a ranked one is not carried, since a write
+        changes every bm25 score (they depend on how many documents hold each word)."""
         with self._fts_lock:
             for key in ((phrase, ranked), (phrase, True)):
                 if key in self._fts:
                     self._fts.move_to_end(key)
-                    return self._fts[key]
-        rowids, scores = full_text(phrase, ranked)
-        entry = (self._positions(rowids), scores)
+                    positions, scores, covered = self._fts[key]
+                    if covered == self.n:
+                        return positions, scores
+                    break
+            else:
+                positions, scores, covered = _NOTHING, None, 0
+        rowids, scores = full_text(phrase, ranked, int(self.nums[covered - 1]) if covered else 0)
+        positions = np.concatenate([positions, self._positions(rowids)])
         with self._fts_lock:
-            self._fts[(phrase, ranked)] = entry
+            self._fts[(phrase, ranked)] = (positions, scores, self.n)
             while len(self._fts) > _FTS_CACHE:
                 self._fts.popitem(last=False)
-        return entry
+        return positions, scores
 
     def _among(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         out = np.zeros(self.n, dtype=bool)
@@ -291,6 +410,26 @@ class Columns:
         order = np.lexsort([key[candidates] for key in reversed(keys)])
         return self.nums[candidates[order][query.offset : wanted]].tolist()
 
+    def extent(
+        self, mask: np.ndarray
+    ) -> tuple[tuple[float, float, float, float] | None, tuple[str, str] | None]:
+        """The box around the boxes of the records of ``mask`` (west, south, east, north, as the R*Tree
+        holds them), and the first start and last end of their extents as the index's text (open ends as
+        its sentinels); ``None`` when none has any."""
+        boxed = mask[self.box_of]
+        bbox = None
+        if boxed.any():
+            west, south = self.box_west[boxed].min(), self.box_south[boxed].min()
+            east, north = self.box_east[boxed].max(), self.box_north[boxed].max()
+            bbox = (float(west), float(south), float(east), float(north))
+        starts, ends = self.ranks["time_start"], self.ranks["time_end"]
+        timed = mask & (starts >= 0)
+        if not timed.any():
+            return bbox, None
+        first = self.sorted_values["time_start"][starts[timed].min()]
+        last = self.sorted_values["time_end"][ends[timed].max()]
+        return bbox, (first, last)
+
     def _sort_key(self, column: str, ascending: bool) -> np.ndarray:
         rank = self.ranks[column]
         return np.where(rank < 0, _LAST, rank if ascending else -rank)
@@ -320,7 +459,10 @@ class Columns:
             counts = np.bincount(codes[picked], minlength=len(values))
         counted = dict(zip(values, counts.tolist(), strict=True))
         if name == "theme":
-            return facet_values.facet(request, counted, self.theme_labels, self.theme_parents)
+            labels = {
+                value: facet_values.theme_labels(value, self.theme_labels.get(value)) for value in counted
+            }
+            return facet_values.facet(request, counted, labels, self.theme_parents)
         return facet_values.facet(request, counted)
 
     def _years(self, picked: np.ndarray) -> dict[str, int]:
@@ -344,11 +486,72 @@ def _encode(values: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
     return np.array([code[v] if v is not None else 0 for v in values], dtype=np.intp), names
 
 
-def _rank(values: Sequence[object]) -> np.ndarray:
-    """Dense ranks in SQLite's order (texts by code point, as BINARY compares UTF-8), ``-1`` for NULL."""
+def _rank(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ranks in SQLite's order (texts by code point, as BINARY compares UTF-8), ``-1`` for NULL,
+    and the distinct values in that order."""
     distinct = sorted({v for v in values if v is not None})
     rank = {v: i for i, v in enumerate(distinct)}
-    return np.array([rank[v] if v is not None else -1 for v in values], dtype=np.int64)
+    ranks = np.array([rank[v] if v is not None else -1 for v in values], dtype=np.int64)
+    ordered = np.empty(len(distinct), dtype=object)
+    ordered[:] = distinct
+    return ranks, ordered
+
+
+def _merged_ranks(
+    ranks: np.ndarray, values: np.ndarray, more_ranks: np.ndarray, more_values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of two sets of rows (each with its sorted distinct values) in the order of the union of
+    their values: the values new to the first are inserted where they sort, and its ranks shifted past
+    them. Ranks need not be dense (values of dead rows stay), only in order and equal for equal values."""
+    at = np.searchsorted(values, more_values)
+    found = np.zeros(len(more_values), dtype=bool)
+    inside = at < len(values)
+    found[inside] = values[at[inside]] == more_values[inside]
+    if found.all():
+        shifted = ranks
+        merged = values
+    else:
+        new_at = at[~found]
+        merged = np.insert(values, new_at, more_values[~found])
+        moved = np.arange(len(values)) + np.searchsorted(new_at, np.arange(len(values)), side="right")
+        shifted = np.where(ranks < 0, -1, moved[ranks]) if len(values) else ranks
+    places = np.searchsorted(merged, more_values) if len(more_values) else _NOTHING
+    more = np.where(more_ranks < 0, -1, places[more_ranks]) if len(more_values) else more_ranks
+    return np.concatenate([shifted, more]), merged
+
+
+def _merged_codes(
+    coded: tuple[np.ndarray, list[str]], more: tuple[np.ndarray, list[str]]
+) -> tuple[np.ndarray, list[str]]:
+    """The codes of two sets of rows in the names of the first, new names appended (their order does not
+    matter: buckets are ordered by ``facets.facet``)."""
+    codes, names = coded
+    more_codes, more_names = more
+    code = {name: i for i, name in enumerate(names, start=1)}
+    names = names + [name for name in more_names if name not in code]
+    code.update((name, i) for i, name in enumerate(names, start=1) if name not in code)
+    translated = np.array([0, *(code[name] for name in more_names)], dtype=np.intp)
+    return np.concatenate([codes, translated[more_codes]]), names
+
+
+def _merged_multi(
+    multi: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]],
+    more: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]],
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """A multi-valued facet of ``n`` rows with the rows of ``more`` appended (see ``_multi``)."""
+    of, rows, codes, names = multi
+    more_of, more_rows, more_codes, more_names = more
+    code = {name: i for i, name in enumerate(names)}
+    names = names + [name for name in more_names if name not in code]
+    code.update((name, i) for i, name in enumerate(names) if name not in code)
+    translated = np.array([code[name] for name in more_names], dtype=np.int64)
+    return (
+        np.concatenate([of, more_of + n]),
+        np.concatenate([rows[:n], more_rows + len(of)]),
+        np.concatenate([codes, translated[more_codes]]),
+        names,
+    )
 
 
 def _multi(lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:

@@ -35,17 +35,21 @@ migrate a file in place):
 
 - ``record_facets``: what facets count that no column holds (platforms, instruments, formats, licence,
   years, Data Terra themes with their labels: ``catalogue.facets.Facts``), one small document per record.
-- ``generation``: one number, incremented by every write transaction.
+- ``generation``: one number, incremented by every write transaction, and ``changes``: the records each
+  write inserted, deleted or regrouped, by generation (the last ``_CHANGES_KEPT`` generations). Record
+  numbers are never given twice (``generation.last_num``).
 
 Searches and facets run on a columnar snapshot of the index in memory (``catalogue.stores.columns``):
 numpy arrays read from these tables (not from the documents), tagged with the generation they were read
 at, and used only by a read transaction that sees that very generation. The first search after a write
-loads the next one (about 2 s per 10^5 records, in the search's own transaction); searches in other
-threads meanwhile run in SQL, as do criteria the snapshot does not hold (CQL2 ``filter``,
-``externalIds``). So a search never serves what a committed write changed.
+brings the snapshot to that generation by applying the changes logged since (tens of milliseconds for a
+batch of 500, whichever process wrote it), or loads it whole when the log no longer reaches back that
+far, or after a ``rebuild`` (about 2 s per 10^5 records, in the search's own transaction; searches in
+other threads meanwhile run in SQL). Criteria the snapshot does not hold (CQL2 ``filter``,
+``externalIds``) run in SQL. So a search never serves what a committed write changed.
 
-Version 1 had no duplicate groups, version 2 no concepts nor FAIR columns, version 3 no facets table nor
-generation; an older file is migrated in place when opened, to the very schema a new file gets.
+Version 1 had no duplicate groups, version 2 no concepts, FAIR columns, identifiers, facets nor
+generations; an older file is migrated in place when opened, to the very schema a new file gets.
 
 Concurrency: WAL mode, one connection per thread. A harvest in another process writes in short
 batch transactions while the server's threads keep reading their snapshot, unblocked. ``rebuild``
@@ -91,7 +95,7 @@ from catalogue.store import Extent, SearchResult, Store
 from catalogue.stores import sqlite_filter
 from catalogue.stores.columns import BOX_BITS, Columns, Criteria, FullText
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 3
 
 OPEN_START = "0000-01-01T00:00:00Z"
 OPEN_END = "9999-12-31T23:59:59Z"
@@ -167,9 +171,10 @@ CREATE TABLE record_keys (
 CREATE INDEX record_keys_num ON record_keys (num);
 """
 
-# Version 3, concepts and quality: what migrates a version-2 file (``_add_concepts``) and completes a new
-# one. No index on the FAIR columns: a filter or sort on them scans the narrow table, as pole does.
-_CONCEPTS = """
+# Version 3, concepts, quality, facets and generations: what migrates a version-2 file (``_add_version_3``)
+# and completes a new one. No index on the FAIR columns: a filter or sort on them scans the narrow table,
+# as pole does.
+_VERSION_3 = """
 ALTER TABLE records ADD COLUMN fair_score INTEGER;
 ALTER TABLE records ADD COLUMN fair_level TEXT;
 -- The shapes version of the record's validation report (NULL: none yet), for ``unvalidated``.
@@ -198,21 +203,33 @@ CREATE TABLE record_identifiers (
     PRIMARY KEY (value, scheme, num, own)
 ) WITHOUT ROWID;
 CREATE INDEX record_identifiers_num ON record_identifiers (num);
-"""
 
-# Version 4, facets and generations: what migrates a version-3 file (``_add_facets``) and completes a new
-# one. ``record_facets`` holds what facets count that no column holds (``catalogue.facets.Facts``), so that
-# a snapshot (``catalogue.stores.columns``) is read without decoding every document. ``generation`` is
-# incremented by every write transaction: a snapshot serves the readers that see its generation only.
-_FACETS = """
+-- What facets count that no column holds (``catalogue.facets.Facts``), so that a snapshot
+-- (``catalogue.stores.columns``) is read without decoding every document.
 CREATE TABLE record_facets (
     num INTEGER PRIMARY KEY,
     facts BLOB NOT NULL
 );
-CREATE TABLE generation (n INTEGER NOT NULL);
-INSERT INTO generation VALUES (0);
+
+-- n: the generation, incremented by every write transaction (a snapshot serves the readers that see its
+-- generation only); logged: ``changes`` lists every change of the generations after it; last_num: the
+-- highest record number ever given, so that none is given twice (a snapshot tells records by number).
+CREATE TABLE generation (
+    n INTEGER NOT NULL,
+    logged INTEGER NOT NULL,
+    last_num INTEGER NOT NULL
+);
+INSERT INTO generation VALUES (0, 0, 0);
+
+-- The records each write inserted, deleted or regrouped, by generation: what a snapshot of an older
+-- generation applies to follow the writes (``Columns.advance``). Kept for ``_CHANGES_KEPT`` generations.
+CREATE TABLE changes (
+    generation INTEGER NOT NULL,
+    num INTEGER NOT NULL,
+    PRIMARY KEY (generation, num)
+) WITHOUT ROWID;
 """
-_NEXT_GENERATION = "UPDATE generation SET n = n + 1"
+_CHANGES_KEPT = 256
 
 _INSERT_RECORD = """
 INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
@@ -251,7 +268,8 @@ WHERE (SELECT min(source_id) FROM record_keys WHERE key = k.value)
 """
 _DUPLICATES = "SELECT num FROM records WHERE duplicate_of IS NOT NULL"  # served by records_duplicates
 
-# Query property -> column (``theme`` is not a column: ``_Plan._theme``); sortable field -> column.
+# Query property -> column (``theme`` is not a column: ``_Plan._theme``, nor are the facet values:
+# ``sqlite_filter.facet_where``); sortable field -> column.
 _PROPERTY_COLUMNS = {
     "source": "source_id",
     "pole": "pole",
@@ -269,7 +287,8 @@ _SORT_COLUMNS = {
     "id": "id",
     "fair": "fair_score",
 }
-assert {*_PROPERTY_COLUMNS, _THEME} == set(EQUALITY_PROPERTIES) and set(_SORT_COLUMNS) == set(SORTABLES)
+assert {*_PROPERTY_COLUMNS, _THEME, *sqlite_filter.FACET_PROPERTIES} == set(EQUALITY_PROPERTIES)
+assert set(_SORT_COLUMNS) == set(SORTABLES)
 
 # Records a rebuild or a migration handles at a time: memory stays bounded however large the index.
 _BATCH = 500
@@ -280,12 +299,13 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path, busy_timeout: float = 30.0, columns: bool = True) -> None:
         """``columns``: search on a columnar snapshot in memory (``catalogue.stores.columns``; about
-        55 MB per 10^5 records, up to 400 MB more while one loads), loaded again after each write;
+        55 MB per 10^5 records, up to 400 MB more while one loads), brought up to date after each write;
         ``False``: every search in SQL, and facets counted on a snapshot of the matches alone."""
         self.path = Path(path)
         self._use_columns = columns
         self._columns: Columns | None = None
-        self._loading = threading.Lock()  # one thread loads a snapshot; the others search in SQL meanwhile
+        self._loading = threading.Lock()  # one thread makes a snapshot; the others wait, or search in SQL
+        self._loading_whole = False  # the thread making one is loading it whole (seconds): do not wait
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
@@ -312,8 +332,8 @@ class SQLiteStore(Store):
         if not rows:
             return
         with self._transaction("IMMEDIATE") as conn:
-            _write(conn, rows)
-            conn.execute(_NEXT_GENERATION)
+            generation = _next_generation(conn)
+            _log(conn, generation, _write(conn, rows))
 
     def rebuild(self, records: Iterable[Record]) -> int:
         """One write transaction on a connection of its own: everything is deleted, then the records
@@ -333,8 +353,10 @@ class SQLiteStore(Store):
                 "documents",
             ):
                 conn.execute(f"DELETE FROM {table}")
-            conn.execute(_NEXT_GENERATION)
             conn.execute("DELETE FROM records")
+            # Every snapshot loads again: the log starts afresh at this generation.
+            conn.execute("DELETE FROM changes")
+            conn.execute("UPDATE generation SET logged = ?", (_next_generation(conn),))
             iterator = iter(records)
             while batch := list(itertools.islice(iterator, _BATCH)):
                 _write(conn, _rows(batch))
@@ -348,10 +370,11 @@ class SQLiteStore(Store):
             known = _known(conn, wanted)
             keys = _keys_of(conn, [r.num for r in known.values()])
             was_linked = _linked(conn, keys)
-            _remove(conn, known)
-            _regroup(conn, was_linked | _linked(conn, keys))
             if known:
-                conn.execute(_NEXT_GENERATION)
+                generation = _next_generation(conn)
+                _remove(conn, known)
+                regrouped = _regroup(conn, was_linked | _linked(conn, keys))
+                _log(conn, generation, {r.num for r in known.values()} | regrouped)
         return len(known)
 
     # --- reads ----------------------------------------------------------------------------------
@@ -387,34 +410,48 @@ class SQLiteStore(Store):
         return SearchResult(records=[from_json(docs[n]) for n in nums], matched=matched, facets=counted)
 
     def _snapshot(self, conn: sqlite3.Connection, wait: bool) -> Columns | None:
-        """The columnar snapshot of the generation the open read transaction sees, loaded in it when the
-        one in memory is older. While another thread loads one: ``None`` (search in SQL), or with
-        ``wait`` the one it loads if it is of this generation (facets in SQL would cost as much as the
-        load when many records match). ``None`` too when disabled."""
+        """The columnar snapshot of the generation the open read transaction sees, made in it when the
+        one in memory is older: advanced by the changes logged since (``Columns.advance``), else loaded
+        whole. While another thread makes one, the others wait for it (an advance takes milliseconds),
+        unless it is loading one whole: then ``None`` (search in SQL), or with ``wait`` the one it
+        loads if it is of this generation (facets in SQL would cost as much as the load when many
+        records match). ``None`` too when disabled."""
         if not self._use_columns:
             return None
         generation = conn.execute("SELECT n FROM generation").fetchone()[0]
         current = self._columns
         if current is not None and current.generation == generation:
             return current
-        if not self._loading.acquire(blocking=wait):
-            return None
+        if not self._loading.acquire(blocking=False):
+            if self._loading_whole and not wait:
+                return None
+            self._loading.acquire()
         try:
             current = self._columns
             if current is not None and current.generation >= generation:
                 return current if current.generation == generation else None
-            loaded = Columns.load(conn, generation)
+            made = current.advance(conn, generation) if current is not None else None
+            if made is None:
+                self._loading_whole = True
+                made = Columns.load(conn, generation)
             with self._lock:
                 if self._columns is None or self._columns.generation < generation:
-                    self._columns = loaded
-            return loaded
+                    self._columns = made
+            return made
         finally:
+            self._loading_whole = False
             self._loading.release()
 
     def extent(self, query: Query) -> Extent:
+        """On the snapshot when it holds every criterion (a min and max over arrays), else in SQL."""
         plan = _Plan.of(query)
         with self._transaction() as conn:
-            return plan.extent(conn)
+            columns = self._snapshot(conn, wait=True)
+            if columns is None or not _columnar(query):
+                return plan.extent(conn)
+            mask, _ = columns.match(query, _criteria(query), _full_text(conn))
+            bbox, time = columns.extent(mask)
+        return _extent(bbox, time)
 
     def count(self, source_id: str | None = None) -> int:
         conn = self._connection()
@@ -513,9 +550,7 @@ class SQLiteStore(Store):
                 if version in (0, 1):
                     _add_groups(conn)
                 if version in (0, 1, 2):
-                    _add_concepts(conn)
-                if version in (0, 1, 2, 3):
-                    _add_facets(conn)
+                    _add_version_3(conn)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         version = _user_version(conn)
         if version != SCHEMA_VERSION:
@@ -684,14 +719,16 @@ def _validated(record: Record) -> str | None:
     return report.shapes if report else None
 
 
-def _write(conn: sqlite3.Connection, rows: list[_Row]) -> None:
-    """Insert or replace the records of ``rows`` (one row per id) in the open write transaction."""
+def _write(conn: sqlite3.Connection, rows: list[_Row]) -> set[int]:
+    """Insert or replace the records of ``rows`` (one row per id) in the open write transaction; the
+    numbers of the records inserted, deleted or regrouped."""
     known = _known(conn, [row.id for row in rows])
     old_keys = _keys_of(conn, [r.num for r in known.values()])
     was_linked = _linked(conn, old_keys)
-    # Numbered above every record, replaced ones included, so that a new record's seq (its first num)
-    # comes after every seq kept.
-    first = conn.execute("SELECT coalesce(max(num), 0) + 1 FROM records").fetchone()[0]
+    # Numbered above every record ever numbered, replaced ones included, so that a new record's seq (its
+    # first num) comes after every seq kept, and a snapshot never meets a number again.
+    sql = "UPDATE generation SET last_num = last_num + ? RETURNING last_num - ? + 1"
+    first = conn.execute(sql, (len(rows), len(rows))).fetchone()[0]
     _remove(conn, known)
     numbered = list(enumerate(rows, start=first))
     seqs = {row.id: known[row.id].seq if row.id in known else num for num, row in numbered}
@@ -703,7 +740,24 @@ def _write(conn: sqlite3.Connection, rows: list[_Row]) -> None:
     _insert_concepts(conn, [(num, row.themes) for num, row in numbered])
     conn.executemany("INSERT INTO record_facets VALUES (?, ?)", ((num, row.facts) for num, row in numbered))
     conn.executemany(_INSERT_IDENTIFIER, ((*i, num) for num, row in numbered for i in row.identifiers))
-    _regroup(conn, was_linked | _linked(conn, old_keys | {key for row in rows for key in row.keys}))
+    new_keys = {key for row in rows for key in row.keys}
+    regrouped = _regroup(conn, was_linked | _linked(conn, old_keys | new_keys))
+    return {r.num for r in known.values()} | {num for num, _ in numbered} | regrouped
+
+
+def _next_generation(conn: sqlite3.Connection) -> int:
+    """The generation the open write transaction makes."""
+    return conn.execute("UPDATE generation SET n = n + 1 RETURNING n").fetchone()[0]
+
+
+def _log(conn: sqlite3.Connection, generation: int, nums: set[int]) -> None:
+    """Log the records a write changed, and forget the changes of generations older than
+    ``_CHANGES_KEPT``: a snapshot that old loads again (every 16 generations: one delete for many)."""
+    conn.executemany("INSERT INTO changes VALUES (?, ?)", ((generation, num) for num in nums))
+    if generation % 16 == 0 and generation > _CHANGES_KEPT:
+        oldest = generation - _CHANGES_KEPT
+        conn.execute("DELETE FROM changes WHERE generation <= ?", (oldest,))
+        conn.execute("UPDATE generation SET logged = max(logged, ?)", (oldest,))
 
 
 class _Indexed(NamedTuple):
@@ -777,12 +831,14 @@ def _add_groups(conn: sqlite3.Connection) -> None:
     _regroup(conn, _linked(conn, {key for (key,) in conn.execute("SELECT DISTINCT key FROM record_keys")}))
 
 
-def _add_concepts(conn: sqlite3.Connection) -> None:
-    """Version 2 -> 3: the FAIR columns and the concepts table filled from every stored document, and
-    the text of the records whose concepts carry ancestor labels indexed again (FTS5 forgets the text
-    it indexed, read from ``documents`` before it is rewritten), ``_BATCH`` records at a time."""
-    for statement in _statements(_CONCEPTS):
+def _add_version_3(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: the FAIR columns, the concept, identifier and facet tables filled from every stored
+    document, the generation counter, and the text of the records whose concepts carry ancestor labels
+    indexed again (FTS5 forgets the text it indexed, read from ``documents`` before it is rewritten),
+    ``_BATCH`` records at a time."""
+    for statement in _statements(_VERSION_3):
         conn.execute(statement)
+    conn.execute("UPDATE generation SET last_num = (SELECT coalesce(max(num), 0) FROM records)")
     sql = "SELECT num, other_text, doc FROM documents WHERE num > ? ORDER BY num LIMIT ?"
     last = 0
     while batch := conn.execute(sql, (last, _BATCH)).fetchall():
@@ -798,27 +854,16 @@ def _add_concepts(conn: sqlite3.Connection) -> None:
             _INSERT_IDENTIFIER,
             ((*i, num) for num, _, record in records for i in sqlite_filter.identifier_rows(record)),
         )
+        conn.executemany(
+            "INSERT INTO record_facets VALUES (?, ?)",
+            ((num, facets.encode(facets.facts(record))) for num, _, record in records),
+        )
         stale = [(text, num) for num, old, record in records if (text := _join(_other_texts(record))) != old]
         if stale:
             nums = json.dumps([num for _, num in stale])
             conn.execute(_DELETE_TEXT, (nums,))
             conn.executemany("UPDATE documents SET other_text = ? WHERE num = ?", stale)
             conn.execute(_INSERT_TEXT_OF, (nums,))
-
-
-def _add_facets(conn: sqlite3.Connection) -> None:
-    """Version 3 -> 4: the generation counter, and the facet values of every stored document, ``_BATCH``
-    records at a time."""
-    for statement in _statements(_FACETS):
-        conn.execute(statement)
-    sql = "SELECT num, doc FROM documents WHERE num > ? ORDER BY num LIMIT ?"
-    last = 0
-    while batch := conn.execute(sql, (last, _BATCH)).fetchall():
-        last = batch[-1][0]
-        conn.executemany(
-            "INSERT INTO record_facets VALUES (?, ?)",
-            ((num, facets.encode(facets.facts(from_json(doc)))) for num, doc in batch),
-        )
 
 
 def _linking(conn: sqlite3.Connection, keys: Iterable[str]) -> set[str]:
@@ -841,13 +886,13 @@ def _linked(conn: sqlite3.Connection, keys: set[str]) -> set[int]:
     return nums
 
 
-def _regroup(conn: sqlite3.Connection, nums: set[int]) -> None:
+def _regroup(conn: sqlite3.Connection, nums: set[int]) -> set[int]:
     """Evaluate again the groups of the records ``nums`` (whole linked sets: what ``_linked`` found
     before and after a change) and write the ``duplicate_of`` that changed. Evaluated in indexing
     order and whole, the groups are those an evaluation of the whole index would make, whatever the
-    order of the writes that led to it."""
+    order of the writes that led to it. Returns the numbers of the records whose group changed."""
     if not nums:
-        return
+        return set()
     params = (json.dumps(list(nums)),)
     held: dict[int, set[str]] = {}
     for num, key in conn.execute(_KEYS_HELD, params):
@@ -862,6 +907,7 @@ def _regroup(conn: sqlite3.Connection, nums: set[int]) -> None:
     primary_of = {records[duplicate][0]: records[primary][0] for duplicate, primary in primaries.items()}
     changed = [(primary_of.get(num), num) for num, _, current in records if primary_of.get(num) != current]
     conn.executemany("UPDATE records SET duplicate_of = ? WHERE num = ?", changed)
+    return {num for _, num in changed}
 
 
 def _primaries(records: list[tuple[str, set[str]]]) -> dict[int, int]:
@@ -1057,6 +1103,9 @@ class _Plan(msgspec.Struct):
                 plan._theme(values)
             elif name in _PROPERTY_COLUMNS:
                 plan._equal(_PROPERTY_COLUMNS[name], values)
+            elif name in sqlite_filter.FACET_PROPERTIES:
+                if values:
+                    plan.where.append(sqlite_filter.facet_where(name, values, plan.key, plan._param))
             else:
                 raise QueryError(f"unknown property {name!r}; known: {', '.join(EQUALITY_PROPERTIES)}")
         if query.external_ids:
@@ -1125,6 +1174,11 @@ class _Plan(msgspec.Struct):
                 f" (SELECT id FROM concepts WHERE uri IN (SELECT value FROM json_each(:{_THEME}))))"
             )
 
+    def _param(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
     def _equal(self, column: str, values: list[str]) -> None:
         if values:
             self.params[column] = json.dumps(list(values))
@@ -1163,7 +1217,6 @@ class _Plan(msgspec.Struct):
             counted = f"SELECT (SELECT count(*) FROM records) - (SELECT count(*) FROM ({_DUPLICATES}))"
         return nums, conn.execute(counted, self.params).fetchone()[0]
 
-
     def extent(self, conn: sqlite3.Connection) -> Extent:
         """Aggregates over the boxes and time spans of every match (each a scan of the matches: this
         serves catalogue descriptions, not searches)."""
@@ -1177,11 +1230,17 @@ class _Plan(msgspec.Struct):
         ).fetchone()
         times = f"SELECT min(r.time_start), max(r.time_end) {matches}"
         start, end = conn.execute(times, self.params).fetchone()
-        bbox = None if west is None else (west, south, east, north)
-        if start is None:
-            return Extent(bbox=bbox)
-        time = (start if start != OPEN_START else None, end if end != OPEN_END else None)
-        return Extent(bbox=bbox, time=time)
+        return _extent(
+            None if west is None else (west, south, east, north), None if start is None else (start, end)
+        )
+
+
+def _extent(bbox: tuple[float, float, float, float] | None, time: tuple[str, str] | None) -> Extent:
+    """The ``Extent`` of a box and a time span as the index holds it (open ends as sentinels)."""
+    if time is None:
+        return Extent(bbox=bbox)
+    start, end = time
+    return Extent(bbox=bbox, time=(start if start != OPEN_START else None, end if end != OPEN_END else None))
 
 
 def _check_facets(query: Query) -> None:
@@ -1217,15 +1276,19 @@ def _criteria(query: Query) -> Criteria:
 
 
 def _full_text(conn: sqlite3.Connection) -> FullText:
-    """FTS5 matches on ``conn``: rowids, and bm25 scores (as the SQL plan weighs them) when ranked."""
+    """FTS5 matches on ``conn`` (of the records numbered above ``after``): rowids, and bm25 scores (as
+    the SQL plan weighs them) when ranked."""
 
-    def run(match: str, ranked: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def run(match: str, ranked: bool, after: int) -> tuple[np.ndarray, np.ndarray | None]:
         if not ranked:
-            sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?"
-            return np.array([n for (n,) in conn.execute(sql, (match,))], dtype=np.int64), None
+            sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid > ?"
+            return np.array([n for (n,) in conn.execute(sql, (match, after))], dtype=np.int64), None
         weights = ", ".join(map(str, _WEIGHTS))
-        sql = f"SELECT rowid, bm25(documents_fts, {weights}) FROM documents_fts WHERE documents_fts MATCH ?"
-        rows = conn.execute(sql, (match,)).fetchall()
+        sql = (
+            f"SELECT rowid, bm25(documents_fts, {weights}) FROM documents_fts WHERE documents_fts MATCH ?"
+            " AND rowid > ?"
+        )
+        rows = conn.execute(sql, (match, after)).fetchall()
         scores = np.array([r[1] for r in rows], dtype=np.float64)
         return np.array([r[0] for r in rows], dtype=np.int64), scores
 

@@ -14,6 +14,9 @@ may be done with it:
   (folded); ``A_CONTAINS``/``A_OVERLAPS`` when all/any of a list do.
 - ``theme``: a concept URI through ``record_concepts`` (a broad concept matches records having a
   narrower one): ``=``, ``<>``, ``IN``, ``LIKE`` on URIs, ``A_CONTAINS``/``A_OVERLAPS``, ``IS NULL``.
+- facet values (``platform``, ``instrument``, ``format``, ``license``, ``year``): the bucket values of
+  their facets, read from ``record_facets`` (``facet_where``): ``=``, ``<>``, ``IN``, ``IS NULL``, and
+  ``A_CONTAINS``/``A_OVERLAPS`` on the multi-valued ones; ``year`` holds when an extent covers it.
 - ``created``, ``updated``: instants; a date or a partial date compares as the period it names (``=``
   a day is within it, ``<`` before its start, ``>`` after its end), as do ``BETWEEN`` and the temporal
   predicates.
@@ -47,6 +50,7 @@ from typing import Any, NamedTuple
 from pygeofilter import ast, values
 from pygeofilter.backends.evaluator import Evaluator, handle
 
+from catalogue import facets
 from catalogue.geojson import external_ids
 from catalogue.query import FILTERABLES, ExternalId, QueryError
 from catalogue.record import Record
@@ -121,6 +125,46 @@ def external_ids_where(wanted: list[ExternalId], key: str, params: dict[str, obj
     )
 
 
+# --- facet values ---------------------------------------------------------------------------------
+
+FACET_PROPERTIES = ("platform", "instrument", "format", "license", "year")
+
+
+def facet_where(name: str, wanted: list[str] | None, key: str, param: Any) -> str:
+    """Records having one of the ``wanted`` bucket values of the facet ``name`` (``None``: any value), as
+    ``catalogue.facets.Facts`` in ``record_facets`` holds them; ``param(value)`` names a parameter.
+    ``year``: an extent covers one of the years (a year no bucket can have matches nothing)."""
+    facts = "CAST(f.facts AS TEXT)"  # SQLite before 3.45 refuses JSON as a BLOB
+    if name == "license":
+        test = (
+            "" if wanted is None else f" AND v IN (SELECT value FROM json_each({param(json.dumps(wanted))}))"
+        )
+        return (
+            f"{key} IN (SELECT num FROM (SELECT f.num, json_extract({facts}, '$.license') AS v"
+            f" FROM record_facets AS f) WHERE v IS NOT NULL{test})"
+        )
+    if name == "year":
+        test = ""
+        if wanted is not None:
+            years = facets.years(wanted)
+            if not years:
+                return "0"
+            test = (
+                f" AND EXISTS (SELECT 1 FROM json_each({param(json.dumps(years))}) AS w"
+                f" WHERE json_extract(y.value, '$[0]') <= w.value"
+                f" AND coalesce(json_extract(y.value, '$[1]'), w.value) >= w.value)"
+            )
+        years_of = f"record_facets AS f, json_each({facts}, '$.years') AS y"
+        return f"{key} IN (SELECT f.num FROM {years_of} WHERE 1{test})"
+    path = f"$.{facets.MULTI_VALUED[name]}"
+    test = (
+        ""
+        if wanted is None
+        else f" WHERE v.value IN (SELECT value FROM json_each({param(json.dumps(wanted))}))"
+    )
+    return f"{key} IN (SELECT f.num FROM record_facets AS f, json_each({facts}, '{path}') AS v{test})"
+
+
 # --- CQL2 filter ----------------------------------------------------------------------------------
 
 
@@ -184,6 +228,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "description": ("text", _DOCUMENT.format("d.abstract_text")),
     "keywords": ("words", _DOCUMENT.format("d.keyword_text")),
     "theme": ("theme", ""),
+    **{name: ("facet", "") for name in FACET_PROPERTIES},
     "created": ("instant", "r.created"),
     "updated": ("instant", "r.updated"),
     "time": ("extent", ""),
@@ -285,6 +330,9 @@ class _SQL(Evaluator):
         value = _scalar(rhs, field)
         if field.kind == "instant":
             return self._instant_compare(field, op, _period(value, field))
+        if field.kind == "facet" and op in ("=", "<>"):
+            test = self._facet(field, [value])
+            return test if op == "=" else _negated(test)
         text = self._text(field, value, folded)
         if field.kind in ("code", "title", "text"):
             return _Condition(f"{self._column(field, folded)} {op} {self._param(text)}")
@@ -350,6 +398,8 @@ class _SQL(Evaluator):
             )
         elif field.kind in ("words", "theme"):
             test = self._member(field, [self._text(field, v, folded) for v in listed])
+        elif field.kind == "facet":
+            test = self._facet(field, listed)
         else:
             raise QueryError(f"{field.name} cannot be tested with IN{_instead(field)}")
         return _negated(test) if node.not_ else test
@@ -357,6 +407,9 @@ class _SQL(Evaluator):
     @handle(ast.IsNull)
     def is_null(self, node: ast.IsNull, lhs: Any) -> _Condition:
         field, _ = _field(lhs, "IS NULL")
+        if field.kind == "facet":
+            test = _Condition(f"NOT {facet_where(field.name, None, self.key, self._param)}")
+            return _negated(test) if node.not_ else test
         tests = {
             "title": "r.title_key = ''",
             "text": f"{field.column} = ''",
@@ -373,10 +426,15 @@ class _SQL(Evaluator):
     @handle(ast.ArrayContains, ast.ArrayOverlaps)
     def array(self, node: ast.ArrayPredicate, lhs: Any, rhs: Any) -> _Condition:
         field, folded = _field(lhs, node.op.value)
-        if field.kind not in ("words", "theme"):
-            raise QueryError(f"{node.op.value} applies to keywords and theme, not {field.name}")
+        if field.kind not in ("words", "theme") and field.name not in facets.MULTI_VALUED:
+            multi = ", ".join(("keywords", "theme", *facets.MULTI_VALUED))
+            raise QueryError(f"{node.op.value} applies to {multi}, not {field.name}")
         if not isinstance(rhs, list) or not rhs or not all(isinstance(v, str) for v in rhs):
             raise QueryError(f"{node.op.value} on {field.name} takes a list of texts")
+        if field.kind == "facet":
+            if node.op == ast.ArrayComparisonOp.AOVERLAPS:
+                return self._facet(field, rhs)
+            return _Condition(f"({' AND '.join(self._facet(field, [v]).sql for v in rhs)})")
         texts = [self._text(field, v, folded) for v in rhs]
         if node.op == ast.ArrayComparisonOp.AOVERLAPS:
             return self._member(field, texts)
@@ -474,6 +532,17 @@ class _SQL(Evaluator):
         regex = "|".join(re.escape(text) for text in texts)
         return _Condition(f"tc_lines_match({field.column}, {self._param(regex)})")
 
+    def _facet(self, field: _Field, listed: list[Any]) -> _Condition:
+        """Some bucket value of the facet ``field`` is one of ``listed`` (texts; years as numbers too)."""
+        wanted = []
+        for value in listed:
+            if field.name == "year" and isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if not isinstance(value, str):
+                raise QueryError(f"{field.name} takes text, got {value!r}")
+            wanted.append(value)
+        return _Condition(facet_where(field.name, wanted, self.key, self._param))
+
     def _instant_compare(self, field: _Field, op: str, period: _Period) -> _Condition:
         column = field.column
         if op == "=":
@@ -539,6 +608,7 @@ def _instead(field: _Field) -> str:
         "geometry": "; use S_INTERSECTS, S_DISJOINT or BBOX",
         "words": "; use =, <>, LIKE, IN, A_CONTAINS or A_OVERLAPS",
         "theme": "; use =, <>, LIKE, IN, A_CONTAINS or A_OVERLAPS",
+        "facet": "; use =, <>, IN or IS NULL",
     }
     return hints.get(field.kind, "")
 
