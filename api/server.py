@@ -24,8 +24,9 @@ What pygeoapi 0.21 needs, and how it is met here:
 Records are also served as FAIR JSON-LD (``f=jsonld``, ``Accept: application/ld+json``, embedded in
 record pages) by ``api.linked_data`` around pygeoapi.
 
-``create_app`` returns a WSGI app with pygeoapi at ``/``; other WSGI apps (admin API, portal) are
-mounted beside it by path prefix through ``mounts``.
+``create_app`` returns a WSGI app with pygeoapi at ``/``, the portal wrapped around it (``api.portal``:
+browsers asking for HTML at ``/`` get the search page), and other WSGI apps (the admin API) mounted
+beside it by path prefix through ``mounts``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -59,6 +61,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from api import catalog, openapi
 from api.catalog import CATALOG_MEDIA_TYPE
 from api.linked_data import LinkedData
+from api.operations import with_operations
 from api.portal import with_portal
 from api.provider import FACET_PROPERTIES, REQUEST_FILTER, fixed_filter, shared_store, store_settings
 from catalogue.query import DEFAULT_BUCKETS, FACETS, MAX_LIMIT, SORTABLES, QueryError, parse_filter
@@ -259,15 +262,19 @@ def create_app(
     *,
     poles: Sequence[str] = POLES,
     mounts: Mapping[str, WSGIApp] | None = None,
+    ledger: str | Path | None = None,
 ) -> WSGIApp:
     """The WSGI app serving the store at ``base_url`` (the URL clients use: links are built on it),
-    with ``mounts`` (path prefix -> WSGI app) beside pygeoapi."""
+    with ``mounts`` (path prefix -> WSGI app) beside pygeoapi, and ``/health`` and ``/metrics`` before
+    all of them (``api.operations``; ``ledger``: the harvest ledger whose runs they report)."""
     config = pygeoapi_config(store_settings, base_url, poles)
     with _load_lock:
         module = _load_pygeoapi(*_write_config(config, _config_dir(store_settings)))
     _extend(module)
     api = LinkedData(module.APP, store_settings, base_url)
-    return DispatcherMiddleware(with_portal(api, store_settings, base_url), dict(mounts or {}))
+    app = DispatcherMiddleware(with_portal(api, store_settings, base_url), dict(mounts or {}))
+    routes = module.APP.url_map
+    return with_operations(app, store_settings, routes=routes, mounts=list(mounts or {}), ledger=ledger)
 
 
 def serve(
@@ -278,6 +285,7 @@ def serve(
     *,
     poles: Sequence[str] = POLES,
     workers: int = 1,
+    ledger: str | Path | None = None,
 ) -> None:
     """Serve the catalogue until interrupted (Ctrl-C, SIGTERM); the URL is printed once the port is
     bound, so a caller reading it knows the server is there.
@@ -295,13 +303,13 @@ def serve(
     fork: a SQLite connection and the store's column snapshot must not be shared between processes."""
     base_url = (public_url or f"http://{_url_host(host)}:{port}").rstrip("/")
     if workers > 1:
-        _serve_workers(store_settings, host, port, base_url, poles, workers)
+        _serve_workers(store_settings, host, port, base_url, poles, workers, ledger)
         return
     import waitress
 
     from api.provider import close_stores
 
-    app = create_app(store_settings, base_url, poles=poles)
+    app = create_app(store_settings, base_url, poles=poles, ledger=ledger)
     warm_up(store_settings)
     server = waitress.create_server(app, host=host, port=port, threads=8, ident="terracat")
     print(f"terracat: OGC API - Records at {base_url} (listening on {host}:{port})", flush=True)
@@ -316,9 +324,17 @@ def serve(
 
 
 def _serve_workers(
-    store_settings: Mapping[str, Any], host: str, port: int, base_url: str, poles: Sequence[str], workers: int
+    store_settings: Mapping[str, Any],
+    host: str,
+    port: int,
+    base_url: str,
+    poles: Sequence[str],
+    workers: int,
+    ledger: str | Path | None,
 ) -> None:
-    """``serve`` with ``workers`` gunicorn processes; returns when they have all stopped."""
+    """``serve`` with ``workers`` gunicorn processes; returns when they have all stopped. The workers
+    write their request metrics to a folder of this server's own (``PROMETHEUS_MULTIPROC_DIR``, set
+    before they fork), which any of them sums up for ``/metrics``; it is removed when they stop."""
     from gunicorn.app.base import BaseApplication
 
     from api.provider import close_stores
@@ -348,13 +364,18 @@ def _serve_workers(
                 self.cfg.set(name, value)
 
         def load(self) -> WSGIApp:
-            return create_app(settings, base_url, poles=poles)
+            return create_app(settings, base_url, poles=poles, ledger=ledger)
 
+    metrics = tempfile.mkdtemp(prefix="terracat-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
     try:
         Server().run()
     except SystemExit as stop:  # the arbiter exits the process; a clean stop is a return here
         if stop.code:
             raise
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
