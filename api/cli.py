@@ -17,14 +17,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from api import settings as config
+from api.logs import configure_logging
 from catalogue.store import Store, open_store
 from harvester import parallel
 from harvester.enrich import Enricher
-from harvester.ledger import Ledger
+from harvester.ledger import Ledger, RunInfo
 from harvester.parallel import local_workers
 from harvester.reindex import reindex
 from harvester.run import HarvestRun, Progress, RunOverlap, RunSummary
-from harvester.source import Source
+from harvester.source import POLES, Source
 from thesaurus import Thesaurus
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo" / "terracat.yaml"
@@ -32,10 +33,7 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo" / "terr
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args.command(args))
     except config.ConfigError as exc:
@@ -107,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--config", default=default_config)
     sub.add_argument("source", nargs="?", metavar="SOURCE_ID")
     sub.add_argument("--limit", type=int, default=10)
+
+    sub = command("run-show", _run_show, "show a harvest run and the status of each of its records")
+    sub.add_argument("--config", default=default_config)
+    sub.add_argument("run_id", type=int, metavar="RUN_ID")
+    sub.add_argument("--status", help="only the records with this status (rejected, added, deleted...)")
+    sub.add_argument("--limit", type=int, default=50, help="records shown (default: 50)")
+    sub.add_argument("--offset", type=int, default=0, help="records skipped first (default: 0)")
     return parser
 
 
@@ -141,6 +146,10 @@ def _check_config(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: OK ({len(settings.sources)} sources, store {settings.store.get('backend', 'sqlite')})"
     )
+    for pole in POLES:
+        sources = [s.id + ("" if s.enabled else " (disabled)") for s in settings.sources if s.pole == pole]
+        if sources:
+            print(f"  {pole}: {len(sources)} ({', '.join(sources)})")
     return 0
 
 
@@ -265,7 +274,14 @@ def _start_server(settings: config.Settings, args: argparse.Namespace) -> None:
 
     host = args.host or settings.server.host
     port = args.port or int(os.environ.get("TERRACAT_PORT", settings.server.port))
-    serve(settings.store, host=host, port=port, public_url=settings.server.url, workers=args.workers)
+    serve(
+        settings.store,
+        host=host,
+        port=port,
+        public_url=settings.server.url,
+        workers=args.workers,
+        ledger=settings.harvest.ledger,
+    )
 
 
 def _sources(args: argparse.Namespace) -> int:
@@ -302,14 +318,44 @@ def _unmapped(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     with _source_ledger(args) as ledger:
         for run in ledger.runs(args.source, limit=args.limit):
-            counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
-            error = f" error: {run.error}" if run.error else ""
-            resumed = f" resumed #{run.resumed_from}" if run.resumed_from is not None else ""
-            notes = "".join(f" note: {note}" for note in run.notes)
-            print(
-                f"#{run.id} {run.source_id} {run.started} {run.kind}{resumed} {run.status}"
-                f" matched={run.matched} {counts}{error}{notes}"
-            )
+            print(_run_line(run))
+    return 0
+
+
+def _run_line(run: RunInfo) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(run.counts.items()))
+    error = f" error: {run.error}" if run.error else ""
+    resumed = f" resumed #{run.resumed_from}" if run.resumed_from is not None else ""
+    notes = "".join(f" note: {note}" for note in run.notes)
+    return (
+        f"#{run.id} {run.source_id} {run.started} {run.kind}{resumed} {run.status}"
+        f" matched={run.matched} {counts}{error}{notes}"
+    )
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    """The run's line as ``runs`` prints it, when it finished, then one line per record (status, reason
+    code, record id, where it came from, message), tab-separated, a page at a time. Exit 1 for an
+    unknown run."""
+    settings = config.load(args.config)
+    ledger = Ledger(settings.harvest.ledger)
+    try:
+        run = ledger.run(args.run_id)
+        if run is None:
+            print(f"error: no run #{args.run_id} in {settings.harvest.ledger}", file=sys.stderr)
+            return 1
+        events = ledger.events(run.id, args.status, limit=args.limit, offset=args.offset)
+    finally:
+        ledger.close()
+    print(_run_line(run))
+    print(f"finished: {run.finished or 'not finished'}")
+    which = f"{args.status} " if args.status else ""
+    total = run.counts.get(args.status, 0) if args.status else sum(run.counts.values())
+    last = args.offset + len(events)
+    print(f"{which}records {args.offset + 1 if events else 0}-{last} of {total}:")
+    for event in events:
+        fields = (event.status, event.code, event.record_id, event.locator, event.message)
+        print("\t".join("-" if value is None else value for value in fields))
     return 0
 
 

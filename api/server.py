@@ -368,14 +368,16 @@ def _serve_workers(
 
     metrics = tempfile.mkdtemp(prefix="terracat-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+    arbiter = os.getpid()
     try:
         Server().run()
     except SystemExit as stop:  # the arbiter exits the process; a clean stop is a return here
         if stop.code:
             raise
     finally:
-        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
-        shutil.rmtree(metrics, ignore_errors=True)
+        if os.getpid() == arbiter:  # a worker leaves through here too: the folder is not its to remove
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            shutil.rmtree(metrics, ignore_errors=True)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

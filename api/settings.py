@@ -4,13 +4,19 @@ YAML is composed into nodes first so every value keeps its line; the plain data 
 typed settings with msgspec (unknown keys refused, types checked, ``Source.__post_init__`` rules run) and
 any error is traced back to the line of the offending key. Relative paths in the file are relative to
 the file's own folder, so a config works whatever directory the command is run from.
+
+``sources_from`` lists files (glob patterns, relative to the config) that hold more sources, one file
+per pole in production (``config/sources/*.yaml``): each pole's sources can then be reviewed and changed
+on their own. An included file holds only a ``sources:`` list, is validated like the main file (errors
+name the included file and its line), and its relative paths are relative to its own folder. A source id
+defined twice, in one file or across files, is refused naming both places.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import yaml
@@ -66,6 +72,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     harvest: HarvestSettings = HarvestSettings()
     thesauri: list[str] = []  # SKOS vocabulary files that keywords are matched against
+    sources_from: list[str] = []  # glob patterns of files holding more sources (relative to the config)
     sources: list[Source] = []
 
     def source(self, source_id: str) -> Source:
@@ -77,21 +84,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def load(path: str | Path) -> Settings:
-    """Read and validate a config file; raises ``ConfigError`` on any problem."""
+    """Read and validate a config file and the source files it includes; raises ``ConfigError``."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(file, None, "", f"cannot read the config file: {exc.strerror}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError(file, line, "", f"invalid YAML: {exc.problem}") from None
-    if node is None:
-        raise ConfigError(file, None, "", "the config file is empty")
-    lines: dict[tuple[Any, ...], int] = {}
-    data = _plain(node, (), lines, yaml.SafeLoader(""))
+    data, lines = _read(file, "config")
     if not isinstance(data, dict):
         raise ConfigError(file, lines.get(()), "", "the config must be a mapping of sections")
     try:
@@ -104,7 +99,110 @@ def load(path: str | Path) -> Settings:
         if not Path(thesaurus).is_file():
             key = ("thesauri", i)
             raise ConfigError(file, _line(lines, key), _dotted(key), f"no such file: {thesaurus}")
-    return settings
+    origins = [_Origin(file, lines, i) for i in range(len(settings.sources))]
+    sources = list(settings.sources)
+    for included in _included(settings, file, lines):
+        source_file = _read_sources(included)
+        origins += [_Origin(included, source_file.lines, i) for i in range(len(source_file.sources))]
+        sources += source_file.sources
+    _check_unique(sources, origins)
+    return msgspec.structs.replace(settings, sources=sources)
+
+
+class _Origin(NamedTuple):
+    """Where a source is defined: its file, that file's key lines and its index in the file's list."""
+
+    file: Path
+    lines: dict[tuple[Any, ...], int]
+    index: int
+
+    def line(self, key: str) -> int | None:
+        return _line(self.lines, ("sources", self.index, key))
+
+
+class _SourceFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An included file: nothing but sources, so settings cannot be scattered across files."""
+
+    sources: list[Source]
+
+
+class _ReadSources(NamedTuple):
+    sources: list[Source]
+    lines: dict[tuple[Any, ...], int]
+
+
+def _read(file: Path, what: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """A YAML file's plain data and the line of every key path in it."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, None, "", f"cannot read the {what} file: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ConfigError(file, line, "", f"invalid YAML: {exc.problem}") from None
+    if node is None:
+        raise ConfigError(file, None, "", f"the {what} file is empty")
+    lines: dict[tuple[Any, ...], int] = {}
+    return _plain(node, (), lines, yaml.SafeLoader("")), lines
+
+
+def _included(settings: Settings, file: Path, lines: dict[tuple[Any, ...], int]) -> list[Path]:
+    """The files ``sources_from`` names, pattern by pattern, each pattern's matches sorted; a pattern
+    matching nothing is an error (a renamed folder must not silently drop a pole)."""
+    base = file.parent.resolve()
+    itself = file.resolve()
+    out: list[Path] = []
+    for i, pattern in enumerate(settings.sources_from):
+        key = ("sources_from", i)
+        if Path(pattern).expanduser().is_absolute():
+            raise ConfigError(
+                file, _line(lines, key), _dotted(key), f"{pattern!r}: give a path relative to {base}"
+            )
+        matches = sorted(path.resolve() for path in base.glob(pattern) if path.is_file())
+        if not matches:
+            raise ConfigError(
+                file, _line(lines, key), _dotted(key), f"no file matches {pattern!r} (relative to {base})"
+            )
+        if itself in matches:
+            raise ConfigError(
+                file, _line(lines, key), _dotted(key), f"{pattern!r} matches the config file itself"
+            )
+        out += [path for path in matches if path not in out]
+    return out
+
+
+def _read_sources(file: Path) -> _ReadSources:
+    data, lines = _read(file, "sources")
+    if not isinstance(data, dict):
+        message = "an included file must be a mapping with a 'sources:' list"
+        raise ConfigError(file, lines.get(()), "", message)
+    try:
+        included = msgspec.convert(data, _SourceFile)
+    except msgspec.ValidationError as exc:
+        raise _located(file, lines, str(exc)) from None
+    base = file.parent.resolve()
+    sources = [
+        msgspec.structs.replace(s, path=_absolute(s.path, base)) if s.path is not None else s
+        for s in included.sources
+    ]
+    return _ReadSources(sources, lines)
+
+
+def _check_unique(sources: list[Source], origins: list[_Origin]) -> None:
+    """Source ids are unique across the config and every included file: they are part of record ids."""
+    seen: dict[str, _Origin] = {}
+    for source, origin in zip(sources, origins, strict=True):
+        first = seen.get(source.id)
+        if first is not None:
+            where = f"line {first.line('id')}"
+            if first.file != origin.file:
+                where = f"{first.file}:{first.line('id')}"
+            key = ("sources", origin.index, "id")
+            msg = f"duplicate source id {source.id!r} (first defined on {where})"
+            raise ConfigError(origin.file, origin.line("id"), _dotted(key), msg)
+        seen[source.id] = origin
 
 
 def _plain(
@@ -173,28 +271,21 @@ def _check(settings: Settings, file: Path, lines: dict[tuple[Any, ...], int]) ->
     if problem is not None:
         key = ("store", problem[0])
         raise ConfigError(file, _line(lines, key), _dotted(key), problem[1])
-    seen: dict[str, int] = {}
-    for i, source in enumerate(settings.sources):
-        if source.id in seen:
-            key = ("sources", i, "id")
-            first = _line(lines, ("sources", seen[source.id], "id"))
-            msg = f"duplicate source id {source.id!r} (first defined on line {first})"
-            raise ConfigError(file, _line(lines, key), _dotted(key), msg)
-        seen[source.id] = i
+
+
+def _absolute(value: str, base: Path) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    def absolute(value: str) -> str:
-        path = Path(value).expanduser()
-        return str(path if path.is_absolute() else (base / path).resolve())
-
     store = dict(settings.store)
     if "path" in store:
-        store["path"] = absolute(store["path"])
-    harvest = msgspec.structs.replace(settings.harvest, ledger=absolute(settings.harvest.ledger))
+        store["path"] = _absolute(store["path"], base)
+    harvest = msgspec.structs.replace(settings.harvest, ledger=_absolute(settings.harvest.ledger, base))
     sources = [
-        msgspec.structs.replace(s, path=absolute(s.path)) if s.path is not None else s
+        msgspec.structs.replace(s, path=_absolute(s.path, base)) if s.path is not None else s
         for s in settings.sources
     ]
-    thesauri = [absolute(path) for path in settings.thesauri]
+    thesauri = [_absolute(path, base) for path in settings.thesauri]
     return msgspec.structs.replace(settings, store=store, harvest=harvest, thesauri=thesauri, sources=sources)

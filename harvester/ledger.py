@@ -235,16 +235,21 @@ class Ledger:
             ),
         )
 
+    def run(self, run_id: int) -> RunInfo | None:
+        """One run by its id (``terracat run-show``)."""
+        runs = self._runs(" WHERE id = ?", (run_id,))
+        return runs[0] if runs else None
+
     def runs(self, source_id: str | None = None, limit: int = 20) -> list[RunInfo]:
+        where, args = (" WHERE source_id = ?", (source_id,)) if source_id else ("", ())
+        return self._runs(where + " ORDER BY id DESC LIMIT ?", (*args, limit))
+
+    def _runs(self, clauses: str, args: tuple[object, ...]) -> list[RunInfo]:
         sql = (
             "SELECT id, source_id, started, finished, status, listing_complete, matched, counts, error,"
             " kind, resumed_from, notes FROM runs"
         )
-        args: tuple[object, ...] = ()
-        if source_id:
-            sql += " WHERE source_id = ?"
-            args = (source_id,)
-        rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        rows = self._db.execute(sql + clauses, args).fetchall()
         return [
             RunInfo(
                 id=r[0],
@@ -263,13 +268,17 @@ class Ledger:
             for r in rows
         ]
 
-    def events(self, run_id: int, status: str | None = None) -> list[Event]:
+    def events(
+        self, run_id: int, status: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[Event]:
+        """The record statuses of a run in the order they were filed; a page of them with ``limit``."""
         sql = "SELECT record_id, locator, status, code, message FROM record_events WHERE run_id = ?"
         args: tuple[object, ...] = (run_id,)
         if status:
             sql += " AND status = ?"
             args = (run_id, status)
-        return [Event(*row) for row in self._db.execute(sql + " ORDER BY rowid", args)]
+        sql += " ORDER BY rowid LIMIT ? OFFSET ?"
+        return [Event(*row) for row in self._db.execute(sql, (*args, -1 if limit is None else limit, offset))]
 
     # records --------------------------------------------------------------------------------------
 
