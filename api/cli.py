@@ -1,7 +1,8 @@
 """``terracat``: the command line of the catalogue.
 
-Exit codes: 0 success; 1 a harvest failed (the others still ran), or a reindex failed or was refused;
-2 the config or the command line is wrong (the message names the file, line and key).
+Exit codes: 0 success; 1 a harvest failed or stopped early (max_duration; the others still ran), or a
+reindex failed or was refused; 2 the config or the command line is wrong (the message names the file,
+line and key).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +28,7 @@ from harvester.ledger import Ledger, RunInfo
 from harvester.parallel import local_workers
 from harvester.reindex import reindex
 from harvester.run import HarvestRun, Progress, RunOverlap, RunSummary
+from harvester.scheduler import Scheduler
 from harvester.source import POLES, Source
 from thesaurus import Thesaurus
 
@@ -86,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("serve", _serve, "serve the catalogue as OGC API - Records")
     sub.add_argument("--config", default=default_config)
     _server_options(sub, workers=server_workers(), default="one per core, at most 4")
+    sub.add_argument(
+        "--no-scheduler",
+        dest="scheduler",
+        action="store_false",
+        help="do not harvest the sources on their schedules here (run `terracat scheduler` elsewhere)",
+    )
+
+    sub = command(
+        "scheduler",
+        _scheduler,
+        "harvest the enabled sources on their schedules, in the foreground, until Ctrl-C or SIGTERM",
+    )
+    sub.add_argument("--config", default=default_config)
+    sub.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop when this process is gone
 
     sub = command("demo", _demo, "harvest the bundled demo sources, then serve the catalogue")
     sub.add_argument("--config", default=str(DEMO_CONFIG))
@@ -252,8 +270,70 @@ def _with_progress(source: Source, run: Callable[[Progress | None], RunSummary])
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """The server, and the scheduler when a source has a schedule: in this process with one server
+    process; with several, in a process of its own (``terracat scheduler``), so that it runs once, not
+    once per server process, and gunicorn never forks server processes from one running harvests."""
     settings = config.load(args.config)
-    _start_server(settings, args)
+    scheduled = args.scheduler and any(s.enabled and s.schedule for s in settings.sources)
+    if scheduled and args.workers > 1:
+        command = [sys.executable, "-m", "api.cli", *(["-v"] if args.verbose else [])]
+        command += ["scheduler", "--config", args.config, "--parent-pid", str(os.getpid())]
+        process = subprocess.Popen(command)
+        try:
+            _start_server(settings, args)
+        finally:
+            process.terminate()  # it stops its harvests at a page boundary
+            process.wait()
+    elif scheduled:
+        with running_scheduler(settings):
+            _start_server(settings, args)
+    else:
+        _start_server(settings, args)
+    return 0
+
+
+@contextmanager
+def running_scheduler(settings: config.Settings) -> Iterator[Scheduler]:
+    """The scheduler of the config's sources, started, harvesting as ``terracat harvest`` does; stopped
+    (its runs stopped at a page boundary) on leaving."""
+    options = settings.harvest
+    thesaurus = load_thesaurus(settings)
+    with open_store(settings.store) as store:
+        ledger = Ledger(options.ledger)
+        scheduler = Scheduler(
+            settings.sources,
+            store,
+            ledger,
+            thesaurus=thesaurus,
+            batch_size=options.batch_size,
+            workers=options.workers,
+            parallel=options.parallel,
+        )
+        try:
+            scheduler.start()
+            yield scheduler
+        finally:
+            scheduler.stop()
+            ledger.close()
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    sources = [s for s in settings.sources if s.enabled and s.schedule]
+    if not sources:
+        print(f"terracat: no enabled source of {args.config} has a schedule: nothing to do", flush=True)
+        return 0
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with running_scheduler(settings) as scheduler:
+        for source in sources:
+            print(f"terracat: {source.id} ({source.schedule}) next {scheduler.next_fire(source.id)}")
+        print(f"terracat: scheduler running {len(sources)} sources", flush=True)
+        # The parent's id changes when ``serve`` that started this process is gone (even killed).
+        while not stop.wait(1.0) and (args.parent_pid is None or os.getppid() == args.parent_pid):
+            pass
+        print("terracat: scheduler stopping (harvests stop at a page boundary)", flush=True)
     return 0
 
 
@@ -270,6 +350,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _start_server(settings: config.Settings, args: argparse.Namespace) -> None:
+    from api import admin
     from api.server import serve
 
     host = args.host or settings.server.host
@@ -281,6 +362,7 @@ def _start_server(settings: config.Settings, args: argparse.Namespace) -> None:
         public_url=settings.server.url,
         workers=args.workers,
         ledger=settings.harvest.ledger,
+        mounts=admin.mounts(settings),
     )
 
 

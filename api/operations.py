@@ -6,7 +6,9 @@ request.
 
 - ``/health``: whether the index answers (a count), and whether the harvest ledger can be read; JSON,
   200 when the index answers, 503 when it does not (a load balancer then stops sending searches).
-  There is no harvest scheduler yet, so there is no check of one.
+  The ``scheduler`` check tells whether the harvest scheduler runs in this process (``terracat serve``
+  with one server process): ``running``, ``stopped`` (an error: its thread died), or
+  ``not-running-here`` (``--no-scheduler``, several server processes, or no source has a schedule).
 - ``/metrics``: the Prometheus text format. Records per source and pole and the last harvest run of
   each source are read at each scrape (from the index and, read only, the ledger), so they are never
   stale and every server process tells the same. Request counts and latencies are labelled by route
@@ -38,6 +40,7 @@ from werkzeug.wsgi import ClosingIterator
 from api.portal import RECORD_PATH
 from api.provider import shared_store
 from catalogue.query import MAX_BUCKETS, FacetRequest, Query
+from harvester import scheduler
 from harvester.ledger import Ledger, RunInfo
 from harvester.run import STATUSES
 
@@ -164,6 +167,7 @@ class Operations:
         checks = {"store": self._store_check()}
         if self.ledger_path is not None:
             checks["ledger"] = self._ledger_check()
+        checks["scheduler"] = _scheduler_check()
         if checks["store"]["status"] != "ok":
             status = "down"
         elif any(check["status"] != "ok" for check in checks.values()):
@@ -320,6 +324,15 @@ class _CatalogueCollector:
                 finished.add_metric((run.source_id,), end)
                 seconds.add_metric((run.source_id,), end - _unix(run.started))
         yield from (up, last, seconds, finished, counts)
+
+
+def _scheduler_check() -> Json:
+    here = scheduler.running()
+    if here is None:
+        return {"status": "ok", "state": "not-running-here"}
+    if not here.alive:
+        return {"status": "error", "state": "stopped", "error": "the scheduler's thread is not running"}
+    return {"status": "ok", "state": "running", "sources": [s.id for s in here.sources]}
 
 
 def _unix(stamp: str) -> float:

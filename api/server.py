@@ -286,6 +286,7 @@ def serve(
     poles: Sequence[str] = POLES,
     workers: int = 1,
     ledger: str | Path | None = None,
+    mounts: Mapping[str, WSGIApp] | None = None,
 ) -> None:
     """Serve the catalogue until interrupted (Ctrl-C, SIGTERM); the URL is printed once the port is
     bound, so a caller reading it knows the server is there.
@@ -303,13 +304,13 @@ def serve(
     fork: a SQLite connection and the store's column snapshot must not be shared between processes."""
     base_url = (public_url or f"http://{_url_host(host)}:{port}").rstrip("/")
     if workers > 1:
-        _serve_workers(store_settings, host, port, base_url, poles, workers, ledger)
+        _serve_workers(store_settings, host, port, base_url, poles, workers, ledger, mounts)
         return
     import waitress
 
     from api.provider import close_stores
 
-    app = create_app(store_settings, base_url, poles=poles, ledger=ledger)
+    app = create_app(store_settings, base_url, poles=poles, ledger=ledger, mounts=mounts)
     warm_up(store_settings)
     server = waitress.create_server(app, host=host, port=port, threads=8, ident="terracat")
     print(f"terracat: OGC API - Records at {base_url} (listening on {host}:{port})", flush=True)
@@ -331,6 +332,7 @@ def _serve_workers(
     poles: Sequence[str],
     workers: int,
     ledger: str | Path | None,
+    mounts: Mapping[str, WSGIApp] | None = None,
 ) -> None:
     """``serve`` with ``workers`` gunicorn processes; returns when they have all stopped. The workers
     write their request metrics to a folder of this server's own (``PROMETHEUS_MULTIPROC_DIR``, set
@@ -364,7 +366,7 @@ def _serve_workers(
                 self.cfg.set(name, value)
 
         def load(self) -> WSGIApp:
-            return create_app(settings, base_url, poles=poles, ledger=ledger)
+            return create_app(settings, base_url, poles=poles, ledger=ledger, mounts=mounts)
 
     metrics = tempfile.mkdtemp(prefix="terracat-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics

@@ -65,12 +65,28 @@ class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_
             raise ValueError(f"workers: must be between 0 and 64, got {self.workers}")
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AdminSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The admin API (``api.admin``). Its bearer tokens are never written in the config: it names the
+    environment variables that hold them (several, so that a token can be rotated without a gap)."""
+
+    tokens_env: list[str] = msgspec.field(default_factory=lambda: ["TERRACAT_ADMIN_TOKEN"])
+
+    def __post_init__(self) -> None:
+        for name in self.tokens_env:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"tokens_env: {name!r} is not an environment variable name")
+
+
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     store: dict[str, Any] = msgspec.field(
         default_factory=lambda: {"backend": "sqlite", "path": "var/catalogue.db"}
     )
     server: ServerSettings = ServerSettings()
     harvest: HarvestSettings = HarvestSettings()
+    admin: AdminSettings = AdminSettings()
     thesauri: list[str] = []  # SKOS vocabulary files that keywords are matched against
     sources_from: list[str] = []  # glob patterns of files holding more sources (relative to the config)
     sources: list[Source] = []

@@ -18,12 +18,18 @@ Incremental, resumable, and never deleting wrongly:
   is deleted and the run says why. A listing that fails deletes nothing.
 
 Two runs of the same source never overlap: the run holds an exclusive lock file beside the ledger.
+
+A run can be stopped (``HarvestRun.stop``: the scheduler shutting down, an administrator's cancel) and
+stops itself past the source's ``max_duration``. Either way it stops at the next page boundary, as an
+interrupted run would: what it indexed stays, nothing is deleted, and its listing stays open for the
+next run to continue. Its status is then ``stopped`` or ``timed-out``, with a note saying so.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -65,7 +71,7 @@ class RunOverlap(Exception):
 class RunSummary:
     source_id: str
     run_id: int | None
-    status: str  # succeeded | failed
+    status: str  # succeeded | failed | stopped | timed-out
     listing_complete: bool
     matched: int | None
     counts: Counter[str] = field(default_factory=Counter)
@@ -96,6 +102,8 @@ class RunSummary:
             f" ({harvesting:.1f} s, {rate:.0f} records/s{validated})"
         )
         text += "".join(f"; {note}" for note in self.notes)
+        if self.status in ("stopped", "timed-out"):
+            return f"{text} {self.status.upper()}"
         return text if self.status == "succeeded" else f"{text} FAILED: {self.error}"
 
 
@@ -130,8 +138,12 @@ class HarvestRun:
         full: bool = False,
         confirm_delete: bool = False,
         thesaurus: Thesaurus | None = None,
+        stop: threading.Event | None = None,
     ):
         self.source = source
+        # Set by another thread to stop the run at the next page boundary.
+        self.stop = stop if stop is not None else threading.Event()
+        self._deadline: float | None = None
         self.enricher = Enricher(thesaurus, workers=local_workers())
         self.full = full
         self.confirm_delete = confirm_delete
@@ -145,6 +157,8 @@ class HarvestRun:
 
     def execute(self) -> RunSummary:
         started = time.perf_counter()
+        if self.source.max_duration is not None:
+            self._deadline = time.monotonic() + self.source.max_duration
         summary = RunSummary(self.source.id, None, "failed", False, None)
         try:
             with source_lock(self.ledger, self.source.id):
@@ -174,8 +188,9 @@ class HarvestRun:
         batch = _Batch(summary.run_id)
         state = self._state()
         protocol = protocols.create(self.source, since=listing.since, resume=listing.checkpoint)
+        pages = self._crosswalked(protocol.pages(), state.known)
         try:
-            for page, unchanged, outcomes in self._crosswalked(protocol.pages(), state.known):
+            for page, unchanged, outcomes in pages:
                 if protocol.server_time and summary.resumed_from is None and not state.server_time:
                     state.server_time = protocol.server_time
                     self.ledger.set_listing_watermark(self.source.id, protocol.server_time)
@@ -193,14 +208,18 @@ class HarvestRun:
                 batch.checkpoint = page.checkpoint or batch.checkpoint
                 if self.progress:
                     self.progress(summary.received, summary.matched)
-            summary.listing_complete = True
-            summary.status = "succeeded"
+                if self._stopped(summary):
+                    break
+            else:
+                summary.listing_complete = True
+                summary.status = "succeeded"
         except ListingError as exc:
             summary.error = str(exc)
         except Exception as exc:  # a protocol bug must end the run as failed, not crash the scheduler
             log.exception("harvest of %s failed", self.source.id)
             summary.error = f"{type(exc).__name__}: {exc}"
         finally:
+            pages.close()  # a stopped run leaves the page read ahead unfiled: the checkpoint is before it
             try:
                 try:
                     summary.counts.update(writer.write(batch))
@@ -216,7 +235,26 @@ class HarvestRun:
                 summary.kind = "full"
                 self._delete_unseen(summary)
             self.ledger.end_listing(self.source.id, state.server_time or listing.watermark)
-        self._validate(summary)
+        if summary.status not in ("stopped", "timed-out"):  # a stopped run is not to go on validating
+            self._validate(summary)
+
+    def _stopped(self, summary: RunSummary) -> bool:
+        """Whether the run is to stop after the page just filed: told to, or past its ``max_duration``.
+        The records filed so far are written with the page's checkpoint, so the next run continues
+        from there."""
+        if self.stop.is_set():
+            summary.status = "stopped"
+            summary.notes.append("stopped at a page boundary; the next run continues the listing")
+        elif self._deadline is not None and time.monotonic() > self._deadline:
+            summary.status = "timed-out"
+            summary.notes.append(
+                f"stopped at a page boundary after max_duration {self.source.max_duration:g} s;"
+                " the next run continues the listing"
+            )
+        else:
+            return False
+        log.warning("harvest of %s %s: %s", self.source.id, summary.status, summary.notes[-1])
+        return True
 
     def _validate(self, summary: RunSummary) -> None:
         """SHACL validation, once they are searchable, of the source's records without a current report:

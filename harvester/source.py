@@ -38,7 +38,8 @@ class Source(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     collections: list[str] = []  # STAC / OGC API Records collection ids; empty: every collection
     items: bool = True  # STAC: harvest the items of the collections, not only the collections
     max_delete_ratio: float = 0.2  # a full run never deletes a larger share of the source's records
-    schedule: str | None = None  # cron expression, for the scheduler
+    schedule: str | None = None  # cron (UTC) for the scheduler: 5 fields, or 6 with seconds first
+    max_duration: float | None = None  # seconds: a longer run stops at a page boundary, to resume next time
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -75,6 +76,12 @@ class Source(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"max_response_mb: must be more than 0, got {self.max_response_mb}")
         if not 0 <= self.max_delete_ratio <= 1:
             raise ValueError(f"max_delete_ratio: must be between 0 and 1, got {self.max_delete_ratio}")
+        if self.max_duration is not None and self.max_duration <= 0:
+            raise ValueError(f"max_duration: must be more than 0 seconds, got {self.max_duration}")
+        if self.schedule is not None:
+            from harvester.scheduler import cron_trigger  # imports this module
+
+            cron_trigger(self.schedule)
         for name, value in self.headers.items():
             if any(c in name + value for c in "\r\n"):
                 raise ValueError(f"headers.{name}: a header name or value cannot hold a line break")

@@ -109,7 +109,7 @@ def test_health_reports_the_index_and_the_ledger(harvested: Harvested, url: str)
         "failed": [],
         "last_finished": run.finished,
     }
-    assert "scheduler" not in report["checks"]  # there is none yet
+    assert report["checks"]["scheduler"] == {"status": "ok", "state": "not-running-here"}
 
 
 def test_health_is_503_when_the_index_is_gone(harvested: Harvested, tmp_path: Path) -> None:
