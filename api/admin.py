@@ -13,6 +13,19 @@
   crosswalked, enriched and rated as a harvest would, with what would be added, updated or rejected
   and why. Nothing is written: no index, no ledger. Only http(s) sources, or a folder inside a
   configured ``directory`` source's folder: the API must not read the server's other files.
+- ``POST /sources`` with a source definition: 201 with its ``Location``; 409 when the id exists; 400
+  with the validation message. ``PUT /sources/{id}``: replace its definition (a header shown as
+  ``(withheld)`` keeps its value). ``POST /sources/{id}/enable``, ``/disable``. ``DELETE
+  /sources/{id}?records=delete|keep``: with its indexed records, or leaving them (204; 409 while it
+  runs). Directory sources must be folders inside a configured directory source's folder, as for a dry
+  run. Changes go to the overrides file (``api.settings``: ``admin.overrides``, by default
+  ``sources.overrides.yaml`` beside the config), written atomically under a lock and reloaded with the
+  config, so a restart keeps them; every server process sees them at its next request. The scheduler
+  reads its jobs when it starts: a changed ``schedule`` or ``enabled`` takes effect for it at restart.
+- ``POST /runs`` (body ``{"sources": [ids], "full": false}``; no ``sources``: every enabled source):
+  runs now, 202 with ``{"runs": [{source, run, status, href} | {source, status: "refused", error}]}``.
+  ``POST /runs/{id}/cancel``: stop a run of this server at its next page boundary (202; the run ends
+  ``stopped``); 409 when the run has ended or runs in another process.
 - ``GET /reports/unmapped?source=&limit=``: keywords no thesaurus concept matched, most frequent
   first; ``GET /reports/fair?source=``: the FAIR levels (the index's ``fair_level`` facet) and a
   histogram of scores per source.
@@ -26,12 +39,14 @@ Tokens are compared in constant time and never logged.
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,8 +56,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from api import settings as config
 from api.provider import shared_store
-from api.settings import Settings
+from api.settings import ConfigError, Overrides, Settings
 from catalogue.geojson import to_geojson
 from catalogue.query import MAX_BUCKETS, FacetRequest, Query, QueryError, parse_limit, parse_offset
 from catalogue.record import Record
@@ -52,7 +68,7 @@ from harvester.enrich import Enricher
 from harvester.ledger import Event, Ledger, RunInfo
 from harvester.parallel import crosswalk
 from harvester.protocols import ListingError
-from harvester.run import STATUSES, HarvestRun
+from harvester.run import STATUSES, HarvestRun, RunOverlap, source_lock
 from harvester.source import Source
 
 Json = dict[str, Any]
@@ -63,6 +79,7 @@ MIN_TOKEN_LENGTH = 16
 DEFAULT_LIMIT = 50
 MAX_PAGE = 1000
 MAX_BODY = 1 << 20  # a source definition is a few hundred bytes
+WITHHELD = "(withheld)"
 STARTED_WAIT = 10.0  # seconds a run-now request waits for the run's id before answering without it
 FAIR_BINS = 10  # the score histogram: 0-9, 10-19, ..., 90-100
 _SCORE_PAGE = 1000
@@ -80,11 +97,23 @@ class ClientError(Exception):
 class AdminAPI:
     """The WSGI app. It opens nothing until asked: a server process forked after building it (gunicorn
     workers) opens its own ledger and store. ``environ``: where the tokens are read, at each request, so
-    that a rotated token takes effect without a restart (the process's environment by default)."""
+    that a rotated token takes effect without a restart (the process's environment by default).
+    ``config``: the config file ``settings`` were loaded from, reloaded after a change to the sources;
+    without it the sources cannot be changed (409)."""
 
-    def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        environ: Mapping[str, str] | None = None,
+        config: str | Path | None = None,
+    ):
         self.settings = settings
         self.sources = {source.id: source for source in settings.sources}
+        self.config = Path(config) if config is not None else None
+        self._overrides_stamp = self._stamp()
+        self._write_lock = threading.Lock()
+        self._active: dict[int, threading.Event] = {}  # runs of this process: their stop events
         self.environ = os.environ if environ is None else environ
         self._ledger: Ledger | None = None
         self._ledger_lock = threading.Lock()
@@ -95,10 +124,17 @@ class AdminAPI:
             [
                 Rule("/", endpoint="index", methods=["GET"]),
                 Rule("/sources", endpoint="sources", methods=["GET"]),
+                Rule("/sources", endpoint="create", methods=["POST"]),
                 Rule("/sources/<source_id>", endpoint="source", methods=["GET"]),
+                Rule("/sources/<source_id>", endpoint="replace", methods=["PUT"]),
+                Rule("/sources/<source_id>", endpoint="delete", methods=["DELETE"]),
+                Rule("/sources/<source_id>/enable", endpoint="enable", methods=["POST"]),
+                Rule("/sources/<source_id>/disable", endpoint="disable", methods=["POST"]),
                 Rule("/sources/<source_id>/run", endpoint="run_now", methods=["POST"]),
                 Rule("/runs", endpoint="runs", methods=["GET"]),
+                Rule("/runs", endpoint="run_many", methods=["POST"]),
                 Rule("/runs/<int:run_id>", endpoint="run", methods=["GET"]),
+                Rule("/runs/<int:run_id>/cancel", endpoint="cancel", methods=["POST"]),
                 Rule("/runs/<int:run_id>/records", endpoint="run_records", methods=["GET"]),
                 Rule("/dry-run", endpoint="dry_run", methods=["POST"]),
                 Rule("/reports/unmapped", endpoint="unmapped", methods=["GET"]),
@@ -112,6 +148,7 @@ class AdminAPI:
         request.max_content_length = MAX_BODY
         try:
             self._authorise(request)
+            self._refresh()
             adapter = self.routes.bind_to_environ(environ)
             endpoint, args = adapter.match()
             status, body, headers = getattr(self, f"_{endpoint}")(request, **args)
@@ -192,6 +229,132 @@ class AdminAPI:
             raise ClientError(404, f"no source {source_id!r} in the config (configured: {known})")
         return source
 
+    # --- changing sources ---------------------------------------------------------------------------
+
+    def _create(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        source = self._checked(_body(request, required=True))
+
+        def change(overrides: Overrides) -> Overrides:
+            if source.id in self.sources:
+                raise ClientError(
+                    409, f"a source {source.id!r} exists: change it with PUT /sources/{source.id}"
+                )
+            deleted = [i for i in overrides.deleted if i != source.id]  # a configured one deleted before
+            return Overrides(sources=[*overrides.sources, source], deleted=deleted)
+
+        self._change(change)
+        location = f"{request.root_url.rstrip('/')}/sources/{source.id}"
+        return 201, self._describe(request, self._configured(source.id)), {"Location": location}
+
+    def _replace(self, request: Request, source_id: str) -> tuple[int, Any, dict[str, str]]:
+        current = self._configured(source_id)
+        definition = _body(request, required=True)
+        if definition.setdefault("id", source_id) != source_id:
+            given = definition["id"]
+            raise ClientError(400, f"id: the body's id {given!r} is not {source_id!r} (ids do not change)")
+        headers = definition.get("headers")
+        if isinstance(headers, dict):  # what GET showed as withheld keeps its value
+            definition["headers"] = {
+                name: current.headers.get(name, value) if value == WITHHELD else value
+                for name, value in headers.items()
+            }
+        self._put(self._checked(definition))
+        return 200, self._describe(request, self._configured(source_id)), {}
+
+    def _enable(self, request: Request, source_id: str) -> tuple[int, Any, dict[str, str]]:
+        self._put(msgspec.structs.replace(self._configured(source_id), enabled=True))
+        return 200, self._describe(request, self._configured(source_id)), {}
+
+    def _disable(self, request: Request, source_id: str) -> tuple[int, Any, dict[str, str]]:
+        self._put(msgspec.structs.replace(self._configured(source_id), enabled=False))
+        return 200, self._describe(request, self._configured(source_id)), {}
+
+    def _delete(self, request: Request, source_id: str) -> tuple[int, Any, dict[str, str]]:
+        self._configured(source_id)
+        records = request.args.get("records", "keep")
+        if records not in ("delete", "keep"):
+            raise ClientError(400, f"records: 'delete' or 'keep', got {records!r}")
+
+        def change(overrides: Overrides) -> Overrides:
+            kept = [s for s in overrides.sources if s.id != source_id]  # added here, or replacing one
+            return Overrides(sources=kept, deleted=[*overrides.deleted, source_id])  # configured or not
+
+        removed = 0
+        try:  # no run of the source may write while it goes, nor start until the change is saved
+            with source_lock(self.ledger(), source_id):
+                self._change(change)
+                if records == "delete":
+                    with open_store(self.settings.store) as store:
+                        removed = store.delete(store.ids(source_id))
+        except RunOverlap:
+            raise ClientError(409, f"a harvest of {source_id} is running: cancel it first") from None
+        log.info("admin: source %s deleted (%d indexed records deleted)", source_id, removed)
+        return 200, {"source": source_id, "deleted": True, "records_deleted": removed}, {}
+
+    def _checked(self, definition: Json) -> Source:
+        """A source definition validated as the config validates it; directory sources only inside a
+        configured directory source's folder, as for a dry run."""
+        path = definition.get("path")
+        if isinstance(path, str) and not Path(path).expanduser().is_absolute():
+            raise ClientError(400, f"path: give an absolute path, got {path!r}")
+        return self._dry_source(definition)
+
+    def _put(self, source: Source) -> None:
+        def change(overrides: Overrides) -> Overrides:
+            others = [s for s in overrides.sources if s.id != source.id]
+            deleted = [i for i in overrides.deleted if i != source.id]
+            return Overrides(sources=[*others, source], deleted=deleted)
+
+        self._change(change)
+
+    def _change(self, change: Callable[[Overrides], Overrides]) -> None:
+        """Read the overrides, change them, write them and reload the config, under a lock (this
+        process's and a file's, for other server processes) so that no two changes lose each other.
+        What the reloaded config refuses is not kept: 400 with its message."""
+        if self.config is None:
+            raise ClientError(
+                409, "this server was started without its config file: sources cannot be changed"
+            )
+        file = Path(self.settings.admin.overrides or "")
+        with self._write_lock, _file_lock(file.with_name(f".{file.name}.lock")):
+            self._refresh()
+            previous = file.read_bytes() if file.is_file() else None
+            try:
+                current = config.read_overrides(file) if previous is not None else Overrides()
+            except ConfigError as exc:
+                raise ClientError(409, f"the overrides file is invalid, fix it first: {exc}") from None
+            config.write_overrides(file, change(current))
+            try:
+                settings = config.load(self.config)
+            except ConfigError as exc:
+                if previous is None:
+                    file.unlink()
+                else:
+                    config.write_atomically(file, previous)
+                raise ClientError(400, f"the change was not saved: {exc}") from None
+            self._use(settings)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.settings.admin.overrides or "")
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _refresh(self) -> None:
+        """Reload the config when another server process changed the overrides file."""
+        if self.config is not None and self._stamp() != self._overrides_stamp:
+            try:
+                self._use(config.load(self.config))
+            except ConfigError as exc:
+                log.error("admin: the config no longer loads, sources kept as they were: %s", exc)
+                self._overrides_stamp = self._stamp()
+
+    def _use(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sources = {source.id: source for source in settings.sources}
+        self._overrides_stamp = self._stamp()
+
     # --- run now ------------------------------------------------------------------------------------
 
     def _run_now(self, request: Request, source_id: str) -> tuple[int, Any, dict[str, str]]:
@@ -200,6 +363,35 @@ class AdminAPI:
         full = options.pop("full", False)
         if not isinstance(full, bool) or options:
             raise ClientError(400, 'the body may only hold {"full": true|false}')
+        body = self._start(source, full, request.root_url.rstrip("/"))
+        return 202, body, {"Location": body.get("href") or body["runs"]}
+
+    def _run_many(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        options = _body(request, required=False)
+        full = options.pop("full", False)
+        ids = options.pop("sources", None)
+        if not isinstance(full, bool) or options:
+            raise ClientError(400, 'the body may only hold {"sources": [source ids], "full": true|false}')
+        if ids is None:
+            sources = [source for source in self.sources.values() if source.enabled]
+        elif isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids):
+            sources = [self._configured(source_id) for source_id in dict.fromkeys(ids)]
+        else:
+            raise ClientError(400, "sources: give a non-empty list of source ids, or leave it out for all")
+        if not sources:
+            raise ClientError(409, "no source is enabled: nothing to run")
+        base = request.root_url.rstrip("/")
+        runs = []
+        for source in sources:
+            try:
+                runs.append(self._start(source, full, base))
+            except ClientError as exc:
+                runs.append({"source": source.id, "status": "refused", "error": str(exc)})
+        return 202, {"runs": runs}, {}
+
+    def _start(self, source: Source, full: bool, base: str) -> Json:
+        """Start a harvest of ``source`` in a thread and say where to follow it (``ClientError`` 409 when a
+        run of it goes on, 503 when it cannot start)."""
         started = _Started()
         thread = threading.Thread(
             target=self._harvest, args=(source, full, started), name=f"admin-run-{source.id}", daemon=True
@@ -207,23 +399,36 @@ class AdminAPI:
         self.threads = [t for t in self.threads if t.is_alive()] + [thread]
         thread.start()
         started.event.wait(STARTED_WAIT)
-        base = request.root_url.rstrip("/")
         if started.overlap is not None:
             raise ClientError(409, started.overlap)
         if started.failure is not None:
-            raise ClientError(503, f"the harvest could not start: {started.failure}")
+            raise ClientError(503, f"the harvest of {source.id} could not start: {started.failure}")
         if started.run_id is None:  # still waiting for the ledger: point at the source's runs
-            location = f"{base}/runs?source={source.id}"
-            return 202, {"source": source.id, "status": "starting", "runs": location}, {"Location": location}
+            return {"source": source.id, "status": "starting", "runs": f"{base}/runs?source={source.id}"}
         location = f"{base}/runs/{started.run_id}"
-        body = {"source": source.id, "run": started.run_id, "status": "running", "href": location}
-        return 202, body, {"Location": location}
+        return {"source": source.id, "run": started.run_id, "status": "running", "href": location}
+
+    def _cancel(self, request: Request, run_id: int) -> tuple[int, Any, dict[str, str]]:
+        run = self._found_run(run_id)
+        stop = self._active.get(run_id)
+        if run.finished is not None:
+            raise ClientError(409, f"run #{run_id} has ended ({run.status}): there is nothing to cancel")
+        if stop is None:
+            raise ClientError(
+                409,
+                f"run #{run_id} of {run.source_id} is not running in this server process: it runs in another"
+                " (terracat harvest, the scheduler, another server worker); stop it there",
+            )
+        stop.set()
+        href = f"{request.root_url.rstrip('/')}/runs/{run_id}"
+        body = {"run": run_id, "source": run.source_id, "status": "stopping", "href": href}
+        return 202, body, {"Location": href}
 
     def _harvest(self, source: Source, full: bool, started: _Started) -> None:
         """One run, as ``terracat harvest`` does it, with its own store and ledger connections."""
         ledger: Ledger | None = None
         try:
-            ledger = _AnnouncingLedger(self.settings.harvest.ledger, started)
+            ledger = _AnnouncingLedger(self.settings.harvest.ledger, started, self._active)
             with open_store(self.settings.store) as store:
                 options = self.settings.harvest
                 summary = HarvestRun(
@@ -234,6 +439,7 @@ class AdminAPI:
                     workers=options.workers,
                     full=full,
                     thesaurus=self.thesaurus(),
+                    stop=started.stop,
                 ).execute()
             if summary.run_id is None:
                 started.overlap = summary.error or f"a harvest of {source.id} is already running"
@@ -244,6 +450,8 @@ class AdminAPI:
                 started.failure = f"{type(exc).__name__}: {exc}"
         finally:
             started.event.set()
+            if started.run_id is not None:
+                self._active.pop(started.run_id, None)
             if ledger is not None:
                 ledger.close()
 
@@ -407,6 +615,7 @@ class _Started:
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.stop = threading.Event()  # set by a cancel: the run stops at its next page boundary
         self.run_id: int | None = None
         self.overlap: str | None = None
         self.failure: str | None = None  # why the run could not even start (the ledger, the index)
@@ -415,15 +624,27 @@ class _Started:
 class _AnnouncingLedger(Ledger):
     """The ledger, telling the request that started a run its id as soon as the run has one."""
 
-    def __init__(self, path: str | Path, started: _Started):
+    def __init__(self, path: str | Path, started: _Started, active: dict[int, threading.Event]):
         super().__init__(path)
         self.started = started
+        self.active = active
 
     def start_run(self, source_id: str) -> int:
         run_id = super().start_run(source_id)
+        self.active[run_id] = self.started.stop
         self.started.run_id = run_id
         self.started.event.set()
         return run_id
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fair_report(store: Store, source_id: str) -> Json:
@@ -523,6 +744,6 @@ def _body(request: Request, *, required: bool) -> Json:
     return body
 
 
-def mounts(settings: Settings) -> dict[str, Any]:
+def mounts(settings: Settings, config: str | Path | None = None) -> dict[str, Any]:
     """What ``api.server.create_app`` mounts for the admin API: it at ``/admin``."""
-    return {"/admin": AdminAPI(settings)}
+    return {"/admin": AdminAPI(settings, config=config)}

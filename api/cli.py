@@ -350,7 +350,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _start_server(settings: config.Settings, args: argparse.Namespace) -> None:
-    from api import admin
+    from api import admin, admin_page
     from api.server import serve
 
     host = args.host or settings.server.host
@@ -362,7 +362,7 @@ def _start_server(settings: config.Settings, args: argparse.Namespace) -> None:
         public_url=settings.server.url,
         workers=args.workers,
         ledger=settings.harvest.ledger,
-        mounts=admin.mounts(settings),
+        mounts=admin.mounts(settings, config=args.config) | admin_page.mounts(),
     )
 
 

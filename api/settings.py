@@ -10,11 +10,19 @@ per pole in production (``config/sources/*.yaml``): each pole's sources can then
 on their own. An included file holds only a ``sources:`` list, is validated like the main file (errors
 name the included file and its line), and its relative paths are relative to its own folder. A source id
 defined twice, in one file or across files, is refused naming both places.
+
+Changes made through the admin API are kept in an overrides file beside the config
+(``sources.overrides.yaml``, or the path ``admin.overrides`` gives), applied last: its ``sources`` replace
+the configured source of the same id (at its place) or are added after them, its ``deleted`` ids are
+dropped. It is validated like the config (errors name it and its line), so a restart keeps every change
+and a bad hand edit stops start-up as a bad config would. ``write_overrides`` writes it atomically.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,6 +33,7 @@ from catalogue import store as store_registry
 from harvester.source import POLES, Source
 
 DEFAULT_CONFIG = "config/terracat.yaml"
+DEFAULT_OVERRIDES = "sources.overrides.yaml"  # beside the config
 
 
 class ConfigError(Exception):
@@ -73,6 +82,7 @@ class AdminSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     environment variables that hold them (several, so that a token can be rotated without a gap)."""
 
     tokens_env: list[str] = msgspec.field(default_factory=lambda: ["TERRACAT_ADMIN_TOKEN"])
+    overrides: str | None = None  # where API changes to sources are kept; the loader makes it absolute
 
     def __post_init__(self) -> None:
         for name in self.tokens_env:
@@ -122,7 +132,69 @@ def load(path: str | Path) -> Settings:
         origins += [_Origin(included, source_file.lines, i) for i in range(len(source_file.sources))]
         sources += source_file.sources
     _check_unique(sources, origins)
+    overrides = Path(settings.admin.overrides or "")
+    if overrides.is_file():
+        sources = _apply(sources, read_overrides(overrides))
     return msgspec.structs.replace(settings, sources=sources)
+
+
+class Overrides(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The admin API's changes to the configured sources."""
+
+    sources: list[Source] = []  # replace the source of the same id, or are added
+    deleted: list[str] = []  # ids of configured sources dropped
+
+
+def read_overrides(file: Path) -> Overrides:
+    """The overrides file, validated like the config (``ConfigError`` with its line)."""
+    data, lines = _read(file, "overrides")
+    if not isinstance(data, dict):
+        raise ConfigError(file, lines.get(()), "", "the overrides file must be a mapping")
+    try:
+        overrides = msgspec.convert(data, Overrides)
+    except msgspec.ValidationError as exc:
+        raise _located(file, lines, str(exc)) from None
+    _check_unique(overrides.sources, [_Origin(file, lines, i) for i in range(len(overrides.sources))])
+    ids = {source.id for source in overrides.sources}
+    for i, source_id in enumerate(overrides.deleted):
+        if source_id in ids:
+            key = ("deleted", i)
+            raise ConfigError(file, _line(lines, key), _dotted(key), f"{source_id!r} is also in sources")
+    base = file.parent.resolve()
+    sources = [
+        msgspec.structs.replace(s, path=_absolute(s.path, base)) if s.path is not None else s
+        for s in overrides.sources
+    ]
+    return msgspec.structs.replace(overrides, sources=sources)
+
+
+def write_overrides(file: Path, overrides: Overrides) -> None:
+    """Write ``overrides`` atomically (a temporary file renamed over it): a reader never sees half."""
+    header = "# Changes made through the admin API (api/admin.py); applied after the config.\n"
+    text = header + yaml.safe_dump(msgspec.to_builtins(overrides), sort_keys=False, allow_unicode=True)
+    write_atomically(file, text.encode())
+
+
+def write_atomically(file: Path, data: bytes) -> None:
+    """Write ``data`` to ``file`` through a temporary file renamed over it."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, file)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _apply(sources: list[Source], overrides: Overrides) -> list[Source]:
+    deleted = set(overrides.deleted)
+    replacing = {source.id: source for source in overrides.sources}
+    out = [replacing.pop(s.id, s) for s in sources if s.id not in deleted]
+    return out + list(replacing.values())
 
 
 class _Origin(NamedTuple):
@@ -304,4 +376,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         for s in settings.sources
     ]
     thesauri = [_absolute(path, base) for path in settings.thesauri]
-    return msgspec.structs.replace(settings, store=store, harvest=harvest, thesauri=thesauri, sources=sources)
+    admin = msgspec.structs.replace(
+        settings.admin, overrides=_absolute(settings.admin.overrides or DEFAULT_OVERRIDES, base)
+    )
+    return msgspec.structs.replace(
+        settings, store=store, harvest=harvest, admin=admin, thesauri=thesauri, sources=sources
+    )

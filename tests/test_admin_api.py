@@ -17,11 +17,12 @@ import yaml
 
 from api import admin
 from api.cli import harvest
-from api.settings import AdminSettings, Settings, load
+from api.settings import AdminSettings, ConfigError, Settings, load
 from catalogue.store import open_store
 from harvester.ledger import Ledger
 from harvester.run import source_lock
 from tests.fixtures.api_server import REPO_ROOT, serving
+from tests.fixtures.oai_server import OaiServer, records
 from tests.fixtures.stac_server import RecordsApi
 
 TOKEN = "s3cret-admin-token-for-tests"
@@ -42,6 +43,13 @@ ROUTES = [
     ("GET", "/admin/reports/unmapped"),
     ("GET", "/admin/reports/fair"),
     ("GET", "/admin/no-such-route"),
+    ("POST", "/admin/sources"),
+    ("PUT", "/admin/sources/demo"),
+    ("DELETE", "/admin/sources/demo"),
+    ("POST", "/admin/sources/demo/enable"),
+    ("POST", "/admin/sources/demo/disable"),
+    ("POST", "/admin/runs"),
+    ("POST", "/admin/runs/1/cancel"),
 ]
 
 
@@ -415,3 +423,221 @@ def test_run_now_says_why_a_run_cannot_start(site: Site) -> None:
         assert "could not start" in response.json()["error"]
         assert requests.get(f"{url}/admin", headers=AUTH, timeout=30).json()["links"]
         assert requests.get(f"{url}/admin/runs", headers=AUTH, timeout=30).json()["runs"] == []
+
+
+# --- changing sources, running and cancelling (the overrides file) -----------------------------------
+
+OAI_RECORDS = Path(__file__).parent / "data" / "oai" / "pyoai__fake2_00002.xml"  # 81 records, 9 pages
+
+
+class Writable:
+    """A server whose admin API may change its sources: its own config, overrides file and index."""
+
+    def __init__(self, folder: Path, config: Path, url: str, app: admin.AdminAPI):
+        self.folder, self.config, self.url, self.app = folder, config, url, app
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
+        url = f"{self.url}/admin{path}"
+        return requests.request(method, url, json=body, params=params, headers=AUTH, timeout=60)
+
+    def finished(self, run_id: int) -> dict[str, Any]:
+        for _ in range(600):
+            run = self.call("GET", f"/runs/{run_id}").json()
+            if run["status"] != "running":
+                return run
+            time.sleep(0.1)
+        raise AssertionError(f"run {run_id} still running")
+
+
+@pytest.fixture
+def writable(tmp_path: Path, demo_records: Path) -> Iterator[Writable]:
+    shutil.copytree(demo_records, tmp_path / "inbox" / "story")
+    config = {
+        "store": {"backend": "sqlite", "path": "catalogue.db"},
+        "harvest": {"ledger": "harvest.db"},
+        "admin": {"tokens_env": ["TERRACAT_TEST_ADMIN_TOKEN"]},
+        "thesauri": [str(THESAURUS)],
+        "sources": [
+            {"id": "inbox", "pole": "ODATIS", "protocol": "directory", "path": "inbox", "enabled": False},
+            {"id": "csw", "pole": "THEIA", "protocol": "csw", "url": "https://example.org/csw"},
+        ],
+    }
+    path = tmp_path / "terracat.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    settings = load(path)
+    app = admin.AdminAPI(settings, config=path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TERRACAT_TEST_ADMIN_TOKEN", TOKEN)
+        with serving(settings.store, ledger=settings.harvest.ledger, mounts={"/admin": app}) as url:
+            yield Writable(tmp_path, path, url, app)
+            app.wait(60)
+
+
+def test_create_dry_run_run_read_disable_delete_a_source(writable: Writable) -> None:
+    """The issue's story, end to end."""
+    definition = {
+        "id": "story",
+        "pole": "ODATIS",
+        "protocol": "directory",
+        "path": str(writable.folder / "inbox" / "story"),
+    }
+    created = writable.call("POST", "/sources", definition)
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == f"{writable.url}/admin/sources/story"
+    assert created.json()["config"]["enabled"] is True and created.json()["records"] == 0
+    assert writable.call("POST", "/sources", definition).status_code == 409  # the id exists now
+
+    dry = writable.call("POST", "/dry-run", definition).json()
+    assert dry["counts"]["added"] > 0
+    assert load(writable.config).source("story").path == definition["path"]  # saved, nothing harvested
+
+    started = writable.call("POST", "/sources/story/run")
+    assert started.status_code == 202
+    run = writable.finished(started.json()["run"])
+    assert run["status"] == "succeeded" and run["counts"]["added"] > 0
+    statuses = writable.call("GET", f"/runs/{run['id']}/records", status="added", limit=1000).json()
+    assert statuses["total"] == run["counts"]["added"] == len(statuses["records"])
+    with open_store(load(writable.config).store) as store:
+        assert store.count("story") == run["counts"]["added"]
+
+    disabled = writable.call("POST", "/sources/story/disable")
+    assert disabled.status_code == 200 and disabled.json()["config"]["enabled"] is False
+    assert load(writable.config).source("story").enabled is False
+
+    deleted = writable.call("DELETE", "/sources/story", records="delete")
+    assert deleted.status_code == 200
+    assert deleted.json()["records_deleted"] == run["counts"]["added"]
+    assert writable.call("GET", "/sources/story").status_code == 404
+    assert "story" not in {s.id for s in load(writable.config).sources}
+    with open_store(load(writable.config).store) as store:
+        assert store.count("story") == 0 and not store.ids("story")
+
+
+def test_changes_survive_a_reload_of_the_config(writable: Writable, demo_records: Path) -> None:
+    definition = {
+        "id": "new",
+        "pole": "THEIA",
+        "protocol": "oai-pmh",
+        "format": "dc",
+        "url": "https://e.org/oai",
+    }
+    assert writable.call("POST", "/sources", definition).status_code == 201
+    replaced = writable.call(
+        "PUT", "/sources/csw", {**msgspec.to_builtins(load(writable.config).source("csw")), "page_size": 42}
+    )
+    assert replaced.status_code == 200 and replaced.json()["config"]["page_size"] == 42
+    assert writable.call("POST", "/sources/inbox/enable").status_code == 200
+    kept = writable.call("DELETE", "/sources/new", records="keep")
+    assert kept.status_code == 200 and kept.json()["records_deleted"] == 0
+    assert writable.call("POST", "/sources", {**definition, "url": "https://e.org/oai2"}).status_code == 201
+
+    reloaded = load(writable.config)  # what a restart reads
+    assert [s.id for s in reloaded.sources] == ["inbox", "csw", "new"]
+    assert reloaded.source("csw").page_size == 42 and reloaded.source("inbox").enabled is True
+    assert reloaded.source("new").url == "https://e.org/oai2"
+    assert writable.call("DELETE", "/sources/csw").status_code == 200  # a source of the config itself
+    assert [s.id for s in load(writable.config).sources] == ["inbox", "new"]
+    restarted = admin.AdminAPI(load(writable.config), config=writable.config)
+    assert set(restarted.sources) == {"inbox", "new"}
+    assert (writable.folder / "sources.overrides.yaml").is_file()
+
+
+def test_an_invalid_overrides_file_stops_loading_with_its_line(writable: Writable) -> None:
+    overrides = writable.folder / "sources.overrides.yaml"
+    overrides.write_text(
+        "sources:\n  - id: x\n    pole: ODATIS\n    protocol: csw\n    page_size: 0\n"
+        "    url: https://e.org/csw\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        load(writable.config)
+    assert str(error.value).startswith(f"{overrides}:5: sources[0].page_size: must be between 1 and 10000")
+    # the API neither writes over a file it cannot read nor forgets what it holds
+    refused = writable.call("POST", "/sources/csw/disable")
+    assert refused.status_code == 409 and "sources.overrides.yaml:5" in refused.json()["error"]
+    assert writable.call("GET", "/sources/csw").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"id": "Bad Id", "pole": "ODATIS", "protocol": "csw", "url": "https://e.org"}, 400, "id: 'Bad Id'"),
+        ({"id": "x", "pole": "NOPE", "protocol": "csw", "url": "https://e.org"}, 400, "pole"),
+        ({"id": "x", "pole": "ODATIS", "protocol": "csw", "url": "ftp://e.org"}, 400, "http(s) URL"),
+        ({"id": "x", "pole": "ODATIS", "protocol": "csw", "url": "https://e.org", "cron": 1}, 400, "cron"),
+        ({"id": "x", "pole": "ODATIS", "protocol": "directory", "path": "/etc"}, 400, "configured directory"),
+        ({"id": "x", "pole": "ODATIS", "protocol": "directory", "path": "inbox"}, 400, "absolute path"),
+        (
+            {"id": "x", "pole": "ODATIS", "protocol": "csw", "url": "https://e.org", "schedule": "* *"},
+            400,
+            "5 fields",
+        ),
+        ([1], 400, "JSON object"),
+    ],
+)
+def test_invalid_sources_are_refused_with_the_message(
+    writable: Writable, body: Any, status: int, words: str
+) -> None:
+    response = writable.call("POST", "/sources", body)
+    assert response.status_code == status
+    assert words in response.json()["error"]
+    assert not (writable.folder / "sources.overrides.yaml").exists()  # nothing saved
+
+
+def test_bad_changes_are_client_errors(writable: Writable) -> None:
+    assert writable.call("PUT", "/sources/nope", {"pole": "ODATIS"}).status_code == 404
+    renamed = writable.call(
+        "PUT", "/sources/csw", {"id": "other", "pole": "THEIA", "protocol": "csw", "url": "https://e.org/csw"}
+    )
+    assert renamed.status_code == 400 and "ids do not change" in renamed.json()["error"]
+    assert writable.call("DELETE", "/sources/csw", records="maybe").status_code == 400
+    assert writable.call("POST", "/sources/nope/disable").status_code == 404
+    assert writable.call("POST", "/runs", {"sources": "csw"}).status_code == 400
+    assert writable.call("POST", "/runs", {"sources": ["nope"]}).status_code == 404
+    assert writable.call("POST", "/runs/999/cancel").status_code == 404
+
+
+def test_a_server_without_its_config_file_cannot_change_sources(site: Site) -> None:
+    body = {"id": "x", "pole": "ODATIS", "protocol": "csw", "url": "https://e.org"}
+    refused = site.post("/sources", body)
+    assert refused.status_code == 409 and "config file" in refused.json()["error"]
+
+
+def test_run_all_enabled_then_cancel_a_slow_run(
+    writable: Writable, oai_server: Callable[..., OaiServer]
+) -> None:
+    server = oai_server(records(OAI_RECORDS), page_size=10)
+    slow = {
+        "id": "slow",
+        "pole": "ODATIS",
+        "protocol": "oai-pmh",
+        "format": "dc",
+        "url": server.url,
+        "delay": 0.4,
+    }
+    assert writable.call("POST", "/sources", slow).status_code == 201
+    assert writable.call("POST", "/sources/csw/disable").status_code == 200  # example.org: not run
+    started = writable.call("POST", "/runs")  # every enabled source: only the slow one
+    assert started.status_code == 202
+    [run] = started.json()["runs"]
+    assert run["source"] == "slow" and run["status"] == "running"
+    again = writable.call("POST", "/runs", {"sources": ["slow"]}).json()["runs"]
+    assert again[0]["status"] == "refused" and "already running" in again[0]["error"]
+
+    cancelled = writable.call("POST", f"/runs/{run['run']}/cancel")
+    assert cancelled.status_code == 202 and cancelled.headers["Location"] == run["href"]
+    ended = writable.finished(run["run"])
+    assert ended["status"] == "stopped" and 0 < ended["counts"]["added"] < 79
+    late = writable.call("POST", f"/runs/{run['run']}/cancel")
+    assert late.status_code == 409 and "has ended (stopped)" in late.json()["error"]
+
+
+def test_cancel_says_when_a_run_is_not_in_this_process(writable: Writable) -> None:
+    settings = load(writable.config)
+    ledger = Ledger(settings.harvest.ledger)
+    try:
+        run_id = ledger.start_run("csw")  # as another process's harvest would
+    finally:
+        ledger.close()
+    refused = writable.call("POST", f"/runs/{run_id}/cancel")
+    assert refused.status_code == 409 and "not running in this server process" in refused.json()["error"]
