@@ -69,6 +69,7 @@ from harvester.ledger import Event, Ledger, RunInfo
 from harvester.parallel import crosswalk
 from harvester.protocols import ListingError
 from harvester.run import STATUSES, HarvestRun, RunOverlap, source_lock
+from harvester.scheduler import cron_trigger
 from harvester.source import Source
 
 Json = dict[str, Any]
@@ -216,6 +217,7 @@ class AdminAPI:
             "config": _public(source),
             "records": shared_store(self.settings.store).count(source.id),
             "last_run": _run(runs[0], base) if runs else None,
+            "next_run": _next_run(source),
             "links": [
                 {"rel": "runs", "href": f"{base}/runs?source={source.id}"},
                 {"rel": "run", "href": f"{base}/sources/{source.id}/run", "method": "POST"},
@@ -747,3 +749,12 @@ def _body(request: Request, *, required: bool) -> Json:
 def mounts(settings: Settings, config: str | Path | None = None) -> dict[str, Any]:
     """What ``api.server.create_app`` mounts for the admin API: it at ``/admin``."""
     return {"/admin": AdminAPI(settings, config=config)}
+
+
+def _next_run(source: Source) -> str | None:
+    """When the source's cron fires next (UTC, RFC 3339), ``None`` when it has none or is disabled. It is
+    what the configuration says: a scheduler started before a change made here applies it at its restart."""
+    if not source.enabled or source.schedule is None:
+        return None
+    fire = cron_trigger(source.schedule).get_next_fire_time(None, datetime.now(UTC))
+    return fire.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if fire is not None else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -481,10 +482,15 @@ def test_create_dry_run_run_read_disable_delete_a_source(writable: Writable) -> 
         "protocol": "directory",
         "path": str(writable.folder / "inbox" / "story"),
     }
-    created = writable.call("POST", "/sources", definition)
+    created = writable.call("POST", "/sources", {**definition, "schedule": "30 2 * * *"})
     assert created.status_code == 201, created.text
     assert created.headers["Location"] == f"{writable.url}/admin/sources/story"
     assert created.json()["config"]["enabled"] is True and created.json()["records"] == 0
+    # its cron's next fire: today's or tomorrow's 02:30 UTC, whichever comes first
+    now = datetime.now(UTC)
+    fire = now.replace(hour=2, minute=30, second=0, microsecond=0)
+    fire = fire if fire > now else fire + timedelta(days=1)
+    assert created.json()["next_run"] == fire.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert writable.call("POST", "/sources", definition).status_code == 409  # the id exists now
 
     dry = writable.call("POST", "/dry-run", definition).json()
@@ -502,6 +508,7 @@ def test_create_dry_run_run_read_disable_delete_a_source(writable: Writable) -> 
 
     disabled = writable.call("POST", "/sources/story/disable")
     assert disabled.status_code == 200 and disabled.json()["config"]["enabled"] is False
+    assert disabled.json()["next_run"] is None  # a disabled source is not scheduled
     assert load(writable.config).source("story").enabled is False
 
     deleted = writable.call("DELETE", "/sources/story", records="delete")

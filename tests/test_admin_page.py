@@ -212,7 +212,11 @@ def test_token_sources_run_records_and_run_now_in_chromium(site: Site, tab: Any)
     expect(demo.locator("td.last-run")).to_contain_text(f"{last['status']} run #{last['id']}")
     expect(demo.locator(".count-rejected")).to_have_text(f"rejected {last['counts']['rejected']}")
     expect(demo.locator(".count-added")).to_have_text(f"added {last['counts']['added']}")
-    expect(tab.locator('#sources tr[data-source="nightly"] td.next-run')).to_contain_text("0 3 * * *")
+    # its cron's next fire (03:00 UTC), as the API gives it
+    next_run = site.api("/sources/nightly")["next_run"]
+    assert next_run is not None and next_run.endswith("T03:00:00Z")
+    shown = f"{next_run[:10]} 03:00:00 UTC"
+    expect(tab.locator('#sources tr[data-source="nightly"] td.next-run')).to_contain_text(shown)
     expect(tab.locator('#sources tr[data-source="nightly"] td.last-run')).to_have_text("never run")
     assert tab.evaluate("sessionStorage.length") == 1
     assert all(TOKEN not in url for url in requested)  # never in a URL
