@@ -21,7 +21,7 @@ from api import admin, admin_page
 from api.cli import harvest
 from api.settings import Settings, load
 from tests.fixtures.api_server import REPO_ROOT, serving
-from tests.test_portal import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.browser import chromium, english_tab, screenshot
 
 TOKEN = "page-admin-token-for-the-tests"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "admin"
@@ -146,41 +146,18 @@ def test_the_page_follows_a_proxys_prefix() -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"the admin page's browser tests drive Debian's chromium at {CHROMIUM}, which is not installed: "
-            "apt-get install -y chromium (.ci/run installs it before make test)",
-            pytrace=False,
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium("the admin page's browser tests") as opened:
+        yield opened
 
 
 @pytest.fixture
 def tab(browser: Any) -> Iterator[Any]:
-    """A browser tab; a script error on the page fails the test."""
-    context = browser.new_context(locale="en-GB", viewport={"width": 1400, "height": 900})
-    errors: list[str] = []
-    try:
-        opened = context.new_page()
-        opened.on("pageerror", lambda error: errors.append(str(error)))
+    with english_tab(browser, width=1400) as opened:
         yield opened
-    finally:
-        context.close()
-    assert errors == []
 
 
 def shot(tab: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    tab.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
+    screenshot(tab, ARTIFACTS, name)
 
 
 def test_token_sources_run_records_and_run_now_in_chromium(site: Site, tab: Any) -> None:

@@ -32,21 +32,12 @@ from catalogue import jsonld
 from catalogue.record import Link, Record
 from harvester.enrich import Enricher
 from tests.fixtures.api_server import REPO_ROOT, demo_catalogue, demo_records, serving
+from tests.fixtures.browser import chromium, english_tab, screenshot
 from thesaurus import Thesaurus
 
 BASE = "http://portal.test"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 OGC_CATALOG = "http://www.opengis.net/def/rel/ogc/1.0/ogc-catalog"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "portal"
 TRANSLATED = "demo.6ae23528-500c-4ede-a825-e45cb4b0f8a9"  # "Chlorophylle" (fr), "Chlorophyll" (en)
 LEAFLET = "/static/portal/vendor/leaflet"
@@ -447,42 +438,18 @@ def live(settings: dict[str, Any]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"the portal's browser tests drive Debian's chromium at {CHROMIUM}, which is not installed: "
-            "apt-get install -y chromium (.ci/run installs it before make test)",
-            pytrace=False,
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium("the portal's browser tests") as opened:
+        yield opened
 
 
 @pytest.fixture
 def tab(browser: Any) -> Iterator[Any]:
-    """A browser tab in English; a script error on any page it showed fails the test."""
-    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        opened = context.new_page()
-        opened.on("pageerror", lambda error: errors.append(str(error)))
+    with english_tab(browser, width=1280) as opened:
         yield opened
-    finally:
-        context.close()
-    assert errors == []
 
 
 def shot(tab: Any, name: str) -> None:
-    """A screenshot of the step, kept as a test artefact."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    tab.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
+    screenshot(tab, ARTIFACTS, name)
 
 
 def shown_matched(tab: Any) -> int:
