@@ -12,7 +12,11 @@
 - ``POST /dry-run`` with a source definition (the keys of a config source): its first page only,
   crosswalked, enriched and rated as a harvest would, with what would be added, updated or rejected
   and why. Nothing is written: no index, no ledger. Only http(s) sources, or a folder inside a
-  configured ``directory`` source's folder: the API must not read the server's other files.
+  configured ``directory`` source's folder: the API must not read the server's other files. An http(s)
+  source, here and in ``POST``/``PUT /sources``, may only reach the addresses that
+  ``harvest.allow_private_networks`` and ``harvest.allowed_networks`` allow (``harvester.url_safety``: by
+  default no loopback, private or link-local address), when given (400) and at each connection of its
+  harvests.
 - ``POST /sources`` with a source definition: 201 with its ``Location``; 409 when the id exists; 400
   with the validation message. ``PUT /sources/{id}``: replace its definition (a header shown as
   ``(withheld)`` keeps its value). ``POST /sources/{id}/enable``, ``/disable``. ``DELETE
@@ -20,8 +24,8 @@
   runs). Directory sources must be folders inside a configured directory source's folder, as for a dry
   run. Changes go to the overrides file (``api.settings``: ``admin.overrides``, by default
   ``sources.overrides.yaml`` beside the config), written atomically under a lock and reloaded with the
-  config, so a restart keeps them; every server process sees them at its next request. The scheduler
-  reads its jobs when it starts: a changed ``schedule`` or ``enabled`` takes effect for it at restart.
+  config, so a restart keeps them; every server process sees them at its next request, and the scheduler
+  (in this process or its own, ``harvester.scheduler``) within its ``harvest.reload_interval``.
 - ``POST /runs`` (body ``{"sources": [ids], "full": false}``; no ``sources``: every enabled source):
   runs now, 202 with ``{"runs": [{source, run, status, href} | {source, status: "refused", error}]}``.
   ``POST /runs/{id}/cancel``: stop a run of this server at its next page boundary (202; the run ends
@@ -63,9 +67,9 @@ from catalogue.geojson import to_geojson
 from catalogue.query import MAX_BUCKETS, FacetRequest, Query, QueryError, parse_limit, parse_offset
 from catalogue.record import Record
 from catalogue.store import Store, open_store
-from harvester import formats, protocols
+from harvester import formats, protocols, url_safety
 from harvester.enrich import Enricher
-from harvester.ledger import Event, Ledger, RunInfo
+from harvester.ledger import Delegating, Event, Ledger, RunInfo, ledger_exists, open_ledger
 from harvester.parallel import crosswalk
 from harvester.protocols import ListingError
 from harvester.run import STATUSES, HarvestRun, RunOverlap, source_lock
@@ -430,7 +434,7 @@ class AdminAPI:
         """One run, as ``terracat harvest`` does it, with its own store and ledger connections."""
         ledger: Ledger | None = None
         try:
-            ledger = _AnnouncingLedger(self.settings.harvest.ledger, started, self._active)
+            ledger = _AnnouncingLedger(open_ledger(self.settings.harvest.ledger), started, self._active)
             with open_store(self.settings.store) as store:
                 options = self.settings.harvest
                 summary = HarvestRun(
@@ -471,12 +475,12 @@ class AdminAPI:
     def ledger(self) -> Ledger:
         with self._ledger_lock:
             if self._ledger is None:
-                self._ledger = Ledger(self.settings.harvest.ledger)
+                self._ledger = open_ledger(self.settings.harvest.ledger)
             return self._ledger
 
     def _ledger_exists(self) -> bool:
         """Whether there is a ledger to read: the API must not create an empty one by reading."""
-        return self._ledger is not None or Path(self.settings.harvest.ledger).is_file()
+        return self._ledger is not None or ledger_exists(self.settings.harvest.ledger)
 
     def _runs(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         source_id = request.args.get("source") or None
@@ -554,8 +558,14 @@ class AdminAPI:
             source = msgspec.convert(definition, Source)
         except msgspec.ValidationError as exc:
             raise ClientError(400, f"invalid source definition: {exc}") from None
-        if source.protocol in protocols.NETWORK_PROTOCOLS:
-            return source  # its url is http(s): Source checks it
+        if source.protocol in protocols.NETWORK_PROTOCOLS:  # its url is http(s): Source checks it
+            policy = config.network_policy(self.settings)
+            try:
+                url_safety.check_url(source.url or "", policy)
+            except url_safety.RefusedAddress as exc:
+                raise ClientError(400, f"url: {exc}") from None
+            url_safety.restrict(source, policy)  # and its connections: redirects, DNS rebinding
+            return source
         folder = Path(source.path or "").expanduser()
         allowed = [
             Path(s.path).resolve() for s in self.sources.values() if s.protocol == "directory" and s.path
@@ -623,11 +633,11 @@ class _Started:
         self.failure: str | None = None  # why the run could not even start (the ledger, the index)
 
 
-class _AnnouncingLedger(Ledger):
+class _AnnouncingLedger(Delegating):
     """The ledger, telling the request that started a run its id as soon as the run has one."""
 
-    def __init__(self, path: str | Path, started: _Started, active: dict[int, threading.Event]):
-        super().__init__(path)
+    def __init__(self, ledger: Ledger, started: _Started, active: dict[int, threading.Event]):
+        super().__init__(ledger)
         self.started = started
         self.active = active
 
@@ -753,7 +763,7 @@ def mounts(settings: Settings, config: str | Path | None = None) -> dict[str, An
 
 def _next_run(source: Source) -> str | None:
     """When the source's cron fires next (UTC, RFC 3339), ``None`` when it has none or is disabled. It is
-    what the configuration says: a scheduler started before a change made here applies it at its restart."""
+    what the configuration says, which the scheduler follows within its ``harvest.reload_interval``."""
     if not source.enabled or source.schedule is None:
         return None
     fire = cron_trigger(source.schedule).get_next_fire_time(None, datetime.now(UTC))

@@ -16,15 +16,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from api import migrate
 from api import settings as config
 from api.logs import configure_logging
 from catalogue.store import Store, open_store
 from harvester import parallel
 from harvester.enrich import Enricher
-from harvester.ledger import Ledger, RunInfo
+from harvester.ledger import Ledger, RunInfo, describe, local_dir, open_ledger
 from harvester.parallel import local_workers
 from harvester.reindex import reindex
 from harvester.run import HarvestRun, Progress, RunOverlap, RunSummary
@@ -124,6 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("source", nargs="?", metavar="SOURCE_ID")
     sub.add_argument("--limit", type=int, default=10)
 
+    sub = command(
+        "migrate",
+        _migrate,
+        "copy the catalogue (index and harvest ledger) into another backend, check the counts, and print"
+        " the config to switch to it",
+    )
+    sub.add_argument("--config", default=default_config)
+    migrate.add_arguments(sub)
+
     sub = command("run-show", _run_show, "show a harvest run and the status of each of its records")
     sub.add_argument("--config", default=default_config)
     sub.add_argument("run_id", type=int, metavar="RUN_ID")
@@ -157,6 +167,10 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    return migrate.run(args)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -214,7 +228,7 @@ def harvest(
 
     thesaurus = load_thesaurus(settings)
     with open_store(settings.store) as store:
-        ledger = Ledger(options.ledger)
+        ledger = open_ledger(options.ledger)
         try:
             with ThreadPoolExecutor(max_workers=min(options.parallel, max(len(sources), 1))) as pool:
                 return list(pool.map(lambda source: run(source, store, ledger), sources))
@@ -229,7 +243,7 @@ def _reindex(args: argparse.Namespace) -> int:
     enricher = Enricher(load_thesaurus(settings), workers=local_workers())
     sources = {source.id: source for source in settings.sources}
     with open_store(settings.store) as store:
-        ledger = Ledger(settings.harvest.ledger)
+        ledger = open_ledger(settings.harvest.ledger)
         try:
             summary = reindex(store, ledger, enricher, sources, workers=settings.harvest.workers)
         except RunOverlap as exc:
@@ -251,7 +265,7 @@ def load_thesaurus(settings: config.Settings) -> Thesaurus | None:
     ledger, so only a changed file is parsed again)."""
     if not settings.thesauri:
         return None
-    return Thesaurus.load(settings.thesauri, cache_dir=Path(settings.harvest.ledger).parent / "thesauri")
+    return Thesaurus.load(settings.thesauri, cache_dir=local_dir(settings.harvest.ledger) / "thesauri")
 
 
 def _with_progress(source: Source, run: Callable[[Progress | None], RunSummary]) -> RunSummary:
@@ -270,11 +284,13 @@ def _with_progress(source: Source, run: Callable[[Progress | None], RunSummary])
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """The server, and the scheduler when a source has a schedule: in this process with one server
+    """The server, and the scheduler (unless ``--no-scheduler``): in this process with one server
     process; with several, in a process of its own (``terracat scheduler``), so that it runs once, not
-    once per server process, and gunicorn never forks server processes from one running harvests."""
+    once per server process, and gunicorn never forks server processes from one running harvests. A
+    scheduler that cannot start (an unreadable index) does not keep the server from answering."""
     settings = config.load(args.config)
-    scheduled = args.scheduler and any(s.enabled and s.schedule for s in settings.sources)
+    # Even with no source scheduled yet: one the admin API schedules is harvested without a restart.
+    scheduled = args.scheduler
     if scheduled and args.workers > 1:
         command = [sys.executable, "-m", "api.cli", *(["-v"] if args.verbose else [])]
         command += ["scheduler", "--config", args.config, "--parent-pid", str(os.getpid())]
@@ -285,7 +301,11 @@ def _serve(args: argparse.Namespace) -> int:
             process.terminate()  # it stops its harvests at a page boundary
             process.wait()
     elif scheduled:
-        with running_scheduler(settings):
+        with ExitStack() as scheduler:
+            try:
+                scheduler.enter_context(running_scheduler(settings, args.config))
+            except Exception:  # an unreadable index or ledger: /health says so; searches go on meanwhile
+                logging.getLogger(__name__).exception("the scheduler cannot start: no scheduled harvest here")
             _start_server(settings, args)
     else:
         _start_server(settings, args)
@@ -293,13 +313,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def running_scheduler(settings: config.Settings) -> Iterator[Scheduler]:
+def running_scheduler(settings: config.Settings, path: str | Path | None = None) -> Iterator[Scheduler]:
     """The scheduler of the config's sources, started, harvesting as ``terracat harvest`` does; stopped
-    (its runs stopped at a page boundary) on leaving."""
+    (its runs stopped at a page boundary) on leaving. Given the config's ``path``, it follows the changes
+    made to its sources (by the admin API or by hand) while it runs."""
     options = settings.harvest
     thesaurus = load_thesaurus(settings)
     with open_store(settings.store) as store:
-        ledger = Ledger(options.ledger)
+        ledger = open_ledger(options.ledger)
         scheduler = Scheduler(
             settings.sources,
             store,
@@ -308,6 +329,8 @@ def running_scheduler(settings: config.Settings) -> Iterator[Scheduler]:
             batch_size=options.batch_size,
             workers=options.workers,
             parallel=options.parallel,
+            config=config.ConfigSources(path, settings) if path is not None else None,
+            reload_interval=options.reload_interval,
         )
         try:
             scheduler.start()
@@ -319,17 +342,15 @@ def running_scheduler(settings: config.Settings) -> Iterator[Scheduler]:
 
 def _scheduler(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
-    sources = [s for s in settings.sources if s.enabled and s.schedule]
-    if not sources:
-        print(f"terracat: no enabled source of {args.config} has a schedule: nothing to do", flush=True)
-        return 0
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with running_scheduler(settings) as scheduler:
+    # Even with no source scheduled yet: it follows the config, and harvests those scheduled later.
+    with running_scheduler(settings, args.config) as scheduler:
+        sources = scheduler.sources
         for source in sources:
             print(f"terracat: {source.id} ({source.schedule}) next {scheduler.next_fire(source.id)}")
-        print(f"terracat: scheduler running {len(sources)} sources", flush=True)
+        print(f"terracat: scheduler running {len(sources)} sources, following {args.config}", flush=True)
         # The parent's id changes when ``serve`` that started this process is gone (even killed).
         while not stop.wait(1.0) and (args.parent_pid is None or os.getppid() == args.parent_pid):
             pass
@@ -382,7 +403,7 @@ def _source_ledger(args: argparse.Namespace) -> Iterator[Ledger]:
     settings = config.load(args.config)
     if args.source:
         settings.source(args.source)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     try:
         yield ledger
     finally:
@@ -420,11 +441,11 @@ def _run_show(args: argparse.Namespace) -> int:
     code, record id, where it came from, message), tab-separated, a page at a time. Exit 1 for an
     unknown run."""
     settings = config.load(args.config)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     try:
         run = ledger.run(args.run_id)
         if run is None:
-            print(f"error: no run #{args.run_id} in {settings.harvest.ledger}", file=sys.stderr)
+            print(f"error: no run #{args.run_id} in {describe(settings.harvest.ledger)}", file=sys.stderr)
             return 1
         events = ledger.events(run.id, args.status, limit=args.limit, offset=args.offset)
     finally:

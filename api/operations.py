@@ -8,7 +8,8 @@ request.
   200 when the index answers, 503 when it does not (a load balancer then stops sending searches).
   The ``scheduler`` check tells whether the harvest scheduler runs in this process (``terracat serve``
   with one server process): ``running``, ``stopped`` (an error: its thread died), or
-  ``not-running-here`` (``--no-scheduler``, several server processes, or no source has a schedule).
+  ``not-running-here`` (``--no-scheduler``, several server processes); an error with ``config_error``
+  when the config it follows no longer reads (it keeps its previous jobs meanwhile).
 - ``/metrics``: the Prometheus text format. Records per source and pole and the last harvest run of
   each source are read at each scrape (from the index and, read only, the ledger), so they are never
   stale and every server process tells the same. Request counts and latencies are labelled by route
@@ -41,7 +42,7 @@ from api.portal import RECORD_PATH
 from api.provider import shared_store
 from catalogue.query import MAX_BUCKETS, FacetRequest, Query
 from harvester import scheduler
-from harvester.ledger import Ledger, RunInfo
+from harvester.ledger import Ledger, LedgerConfig, RunInfo, describe, ledger_exists, open_ledger
 from harvester.run import STATUSES
 
 WSGIApp = Callable[..., Any]
@@ -63,7 +64,7 @@ def with_operations(
     *,
     routes: Map,
     mounts: Sequence[str] = (),
-    ledger: str | Path | None = None,
+    ledger: LedgerConfig | None = None,
 ) -> WSGIApp:
     """``app`` with ``/health`` and ``/metrics``, its requests counted and timed. ``routes``: the URL map
     whose rules name the request routes (pygeoapi's); ``mounts``: path prefixes of the other mounted
@@ -82,7 +83,7 @@ class Operations:
         *,
         routes: Map,
         mounts: Sequence[str],
-        ledger: str | Path | None,
+        ledger: LedgerConfig | None,
     ) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -91,7 +92,7 @@ class Operations:
         self.store_settings = dict(store_settings)
         self.routes = routes.bind("localhost")
         self.mounts = sorted((m.rstrip("/") for m in mounts), key=len, reverse=True)
-        self.ledger_path = Path(ledger) if ledger is not None else None
+        self.ledger_config = ledger
         self._ledger: Ledger | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         shared = "PROMETHEUS_MULTIPROC_DIR" in os.environ
@@ -165,7 +166,7 @@ class Operations:
         """The status code and the report: ``down`` (503) when the index does not answer a count,
         ``degraded`` when it does but the ledger cannot be read, else ``ok``."""
         checks = {"store": self._store_check()}
-        if self.ledger_path is not None:
+        if self.ledger_config is not None:
             checks["ledger"] = self._ledger_check()
         checks["scheduler"] = _scheduler_check()
         if checks["store"]["status"] != "ok":
@@ -208,10 +209,10 @@ class Operations:
         """The latest run of each source in the ledger. The ledger is opened once, and only once it
         exists: a server must not create an empty one."""
         if self._ledger is None:
-            assert self.ledger_path is not None
-            if not self.ledger_path.is_file():
-                raise FileNotFoundError(f"no harvest ledger at {self.ledger_path}")
-            self._ledger = Ledger(self.ledger_path)
+            assert self.ledger_config is not None
+            if not ledger_exists(self.ledger_config):
+                raise FileNotFoundError(f"no harvest ledger at {describe(self.ledger_config)}")
+            self._ledger = open_ledger(self.ledger_config)
         ledger = self._ledger
         return [run for source in ledger.source_ids() for run in ledger.runs(source, limit=1)]
 
@@ -269,7 +270,7 @@ class _CatalogueCollector:
             up.add_metric((), 0)
         yield up
         yield records
-        if self.operations.ledger_path is not None:
+        if self.operations.ledger_config is not None:
             yield from self._runs()
 
     def _records(self) -> Iterator[tuple[str, str, int]]:
@@ -332,7 +333,10 @@ def _scheduler_check() -> Json:
         return {"status": "ok", "state": "not-running-here"}
     if not here.alive:
         return {"status": "error", "state": "stopped", "error": "the scheduler's thread is not running"}
-    return {"status": "ok", "state": "running", "sources": [s.id for s in here.sources]}
+    check: Json = {"status": "ok", "state": "running", "sources": [s.id for s in here.sources]}
+    if here.config_error is not None:  # it goes on with its previous jobs: someone must fix the file
+        check |= {"status": "error", "config_error": here.config_error}
+    return check
 
 
 def _unix(stamp: str) -> float:

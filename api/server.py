@@ -349,7 +349,9 @@ def _serve_workers(
         "preload_app": False,  # the app, and so the store, are made in each worker
         "timeout": 60,  # a worker silent for longer (a search cannot be) is restarted
         "graceful_timeout": 10,
-        "loglevel": "warning",
+        # Its own lines as ours: JSON when not on a terminal, at the command's level (-v: INFO).
+        "logger_class": "api.logs.GunicornLogger",
+        "loglevel": logging.getLevelName(min(logging.root.level, logging.WARNING)).lower(),
         "proc_name": "terracat",
         "when_ready": lambda arbiter: print(
             f"terracat: OGC API - Records at {base_url} (listening on {host}:{port},"

@@ -16,10 +16,15 @@ Changes made through the admin API are kept in an overrides file beside the conf
 the configured source of the same id (at its place) or are added after them, its ``deleted`` ids are
 dropped. It is validated like the config (errors name it and its line), so a restart keeps every change
 and a bad hand edit stops start-up as a bad config would. ``write_overrides`` writes it atomically.
+
+The sources of the overrides file came from the admin API, not from the operator: their harvests may
+only reach the network addresses ``harvest.allow_private_networks`` / ``harvest.allowed_networks`` allow
+(``harvester.url_safety``; by default public addresses only, not 127.0.0.1, 10.x, 169.254.169.254...).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -30,6 +35,8 @@ import msgspec
 import yaml
 
 from catalogue import store as store_registry
+from harvester import ledger as ledger_registry
+from harvester import url_safety
 from harvester.source import POLES, Source
 
 DEFAULT_CONFIG = "config/terracat.yaml"
@@ -60,18 +67,34 @@ class ServerSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
 
 
 class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    ledger: str = "var/harvest.db"  # raw records, run history, per-record statuses
+    # raw records, run history, per-record statuses: an SQLite file, or {backend: elasticsearch, ...}
+    ledger: str | dict[str, Any] = "var/harvest.db"
     batch_size: int = 500  # records indexed per transaction
     workers: int | None = None  # crosswalk processes; None: per core for folders, none over the network
     parallel: int = 4  # sources harvested at the same time (runs of one source never overlap)
+    reload_interval: float = 5.0  # seconds between the scheduler's checks of the config files for changes
+    # Sources supplied through the admin API (and its dry runs) may not reach loopback, private,
+    # link-local (169.254.169.254, cloud metadata), unique-local, unspecified or multicast addresses,
+    # checked at each connection (harvester.url_safety): unless this is true, or the address is in one
+    # of ``allowed_networks`` (CIDR, e.g. "10.20.0.0/16" for an intranet catalogue). The operator's own
+    # config files are trusted as written.
+    allow_private_networks: bool = False
+    allowed_networks: list[str] = []
 
     def __post_init__(self) -> None:
+        if not 0.1 <= self.reload_interval <= 3600:
+            raise ValueError(f"reload_interval: must be between 0.1 and 3600 s, got {self.reload_interval}")
         if not 1 <= self.parallel <= 64:
             raise ValueError(f"parallel: must be between 1 and 64, got {self.parallel}")
         if not 1 <= self.batch_size <= 50_000:
             raise ValueError(f"batch_size: must be between 1 and 50000, got {self.batch_size}")
         if self.workers is not None and not 0 <= self.workers <= 64:
             raise ValueError(f"workers: must be between 0 and 64, got {self.workers}")
+        for network in self.allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"allowed_networks: {network!r} is not a CIDR network") from None
 
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -134,8 +157,41 @@ def load(path: str | Path) -> Settings:
     _check_unique(sources, origins)
     overrides = Path(settings.admin.overrides or "")
     if overrides.is_file():
-        sources = _apply(sources, read_overrides(overrides))
+        changes = read_overrides(overrides)
+        sources = _apply(sources, changes)
+        for source in changes.sources:  # the admin API's: their harvests obey the network policy
+            url_safety.restrict(source, network_policy(settings))
     return msgspec.structs.replace(settings, sources=sources)
+
+
+def network_policy(settings: Settings) -> url_safety.NetworkPolicy:
+    """The addresses that sources supplied through the admin API may reach (``harvest.allow_*``)."""
+    harvest = settings.harvest
+    return url_safety.NetworkPolicy.of(harvest.allow_private_networks, harvest.allowed_networks)
+
+
+class ConfigSources:
+    """The sources of the config at ``path`` for a scheduler that follows them while it runs
+    (``harvester.scheduler.SourceConfig``): the files ``load`` reads, and the sources read again.
+    ``settings``: as last read (the config's include patterns and overrides file come from them)."""
+
+    def __init__(self, path: str | Path, settings: Settings):
+        self.path = Path(path)
+        self.settings = settings
+
+    def files(self) -> list[Path]:
+        """The config, the files its ``sources_from`` patterns match now (one added later included),
+        and the overrides file, which may not exist yet."""
+        base = self.path.parent.resolve()
+        files = [self.path]
+        for pattern in self.settings.sources_from:
+            files += sorted(path for path in base.glob(pattern) if path.is_file())
+        return [*files, Path(self.settings.admin.overrides or base / DEFAULT_OVERRIDES)]
+
+    def sources(self) -> list[Source]:
+        """``load`` again; ``ConfigError`` (file, line, what to fix) when it fails."""
+        self.settings = load(self.path)
+        return self.settings.sources
 
 
 class Overrides(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -359,6 +415,11 @@ def _check(settings: Settings, file: Path, lines: dict[tuple[Any, ...], int]) ->
     if problem is not None:
         key = ("store", problem[0])
         raise ConfigError(file, _line(lines, key), _dotted(key), problem[1])
+    problem = ledger_registry.check_settings(settings.harvest.ledger)
+    if problem is not None:
+        options = isinstance(settings.harvest.ledger, dict)  # else a path: the key is the ledger itself
+        key = ("harvest", "ledger", problem[0]) if options else ("harvest", "ledger")
+        raise ConfigError(file, _line(lines, key), _dotted(key), problem[1])
 
 
 def _absolute(value: str, base: Path) -> str:
@@ -370,7 +431,12 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     store = dict(settings.store)
     if "path" in store:
         store["path"] = _absolute(store["path"], base)
-    harvest = msgspec.structs.replace(settings.harvest, ledger=_absolute(settings.harvest.ledger, base))
+    ledger = settings.harvest.ledger
+    if isinstance(ledger, str):
+        ledger = _absolute(ledger, base)
+    else:  # a backend's options: those naming files or folders on this machine
+        ledger = {k: _absolute(v, base) if k in ("path", "cache_dir") else v for k, v in ledger.items()}
+    harvest = msgspec.structs.replace(settings.harvest, ledger=ledger)
     sources = [
         msgspec.structs.replace(s, path=_absolute(s.path, base)) if s.path is not None else s
         for s in settings.sources

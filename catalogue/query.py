@@ -192,9 +192,15 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return (west, south, east, north)
 
 
+# RFC 3339's date and date-time (its offset optional here: a time without one is read as UTC).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?")
+
+
 def _instant(text: str, *, end: bool) -> str:
     """An RFC 3339 date or date-time as a UTC timestamp; a bare date covers its whole day."""
     text = text.strip()
+    if not _RFC3339.fullmatch(text):  # Python reads more forms than RFC 3339 (20200101, week dates)
+        raise QueryError(f"datetime {text!r} is not an RFC 3339 date or date-time")
     try:
         if len(text) == 10:
             d = date.fromisoformat(text)

@@ -135,6 +135,7 @@ class Store(ABC):
 _BACKENDS: dict[str, str] = {
     # name -> "module:attribute"; imported lazily so a backend's client library is only needed when used
     "sqlite": "catalogue.stores.sqlite:SQLiteStore",
+    "elasticsearch": "catalogue.stores.elasticsearch:ElasticsearchStore",
 }
 
 

@@ -22,6 +22,7 @@ against older shapes can be found and redone.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,8 +85,19 @@ class _Shapes:
     profiles: dict[Node, str]
 
 
-@cache
+_SHAPES_LOCK = threading.Lock()
+
+
 def _shapes() -> _Shapes:
+    """The shapes, loaded once per process. Under a lock: two threads validating at once (sources
+    harvested in parallel) would each load a copy, and the blank nodes of one copy's results are not
+    nodes of the other, which the cache may keep."""
+    with _SHAPES_LOCK:
+        return _load_shapes()
+
+
+@cache
+def _load_shapes() -> _Shapes:
     graph = Graph()
     profiles: dict[Node, str] = {}
     for path in SHAPES_FILES:

@@ -7,7 +7,8 @@ One place for what all of them need and what harvesters elsewhere get wrong one 
 - the source's request timeout, its HTTP headers (tokens read from environment variables, never written
   in the config) and its polite delay between requests;
 - a cap on the size of a response, so that a misbehaving server cannot fill the memory;
-- only http(s) URLs, including after redirects;
+- only http(s) URLs, including after redirects, and for a source supplied through the admin API only
+  the network addresses the config allows (``harvester.url_safety``), checked at every connection;
 - messages that name the cause in words, and never a URL's query string or credentials, which may hold a
   token: neither in errors nor in urllib3's retry logs.
 
@@ -27,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import BaseHTTPResponse
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.util import Retry
 
 from catalogue.urls import public_url
+from harvester import url_safety
 from harvester.protocols import ListingError
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class HttpClient:
             raise_on_status=False,  # hand back the last response: its body may say why
             redirect=_MAX_REDIRECTS,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=2)
+        adapter = url_safety.adapter(url_safety.policy_for(source), max_retries=retry, pool_maxsize=2)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.max_redirects = _MAX_REDIRECTS
@@ -204,6 +205,8 @@ class HttpClient:
             )
         except requests.RequestException as exc:
             raise _failure(exc, where, self.source) from None
+        except url_safety.RefusedAddress as exc:  # also when a redirect leads there
+            raise ListingError(f"{where}: {exc}") from None
         with response:
             if response.is_redirect and not follow:
                 target = public_url(response.headers.get("Location", ""))

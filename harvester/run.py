@@ -17,7 +17,7 @@ Incremental, resumable, and never deleting wrongly:
   announced, and the share to delete is at most the source's ``max_delete_ratio``; otherwise nothing
   is deleted and the run says why. A listing that fails deletes nothing.
 
-Two runs of the same source never overlap: the run holds an exclusive lock file beside the ledger.
+Two runs of the same source never overlap: the run holds the source's lock in the ledger (``Ledger.lock``).
 
 A run can be stopped (``HarvestRun.stop``: the scheduler shutting down, an administrator's cancel) and
 stops itself past the source's ``max_duration``. Either way it stops at the next page boundary, as an
@@ -27,7 +27,7 @@ next run to continue. Its status is then ``stopped`` or ``timed-out``, with a no
 
 from __future__ import annotations
 
-import fcntl
+import contextvars
 import logging
 import threading
 import time
@@ -46,7 +46,8 @@ from catalogue.store import Store
 from catalogue.urls import public_url
 from harvester import formats, protocols
 from harvester.enrich import Enricher
-from harvester.ledger import Event, Known, Ledger, Listing, utc_now
+from harvester.ledger import Event, Known, Ledger, Listing, RunOverlap, utc_now
+from harvester.log_fields import run_fields
 from harvester.parallel import Crosswalker, Outcome, default_workers, local_workers
 from harvester.protocols import ListingError, Page
 from harvester.raw import RawRecord
@@ -61,10 +62,6 @@ STATUSES = ("added", "updated", "unchanged", "deleted", "duplicate", "rejected")
 _DELETE_BATCH = 500
 
 Progress = Callable[[int, int | None], None]  # (records received so far, source's total if known)
-
-
-class RunOverlap(Exception):
-    """Another run of the same source holds the lock."""
 
 
 @dataclass
@@ -109,20 +106,11 @@ class RunSummary:
 
 @contextmanager
 def source_lock(ledger: Ledger, source_id: str) -> Iterator[None]:
-    """The exclusive lock of a source's runs, a file beside the ledger (so it holds across processes);
-    ``RunOverlap`` at once when a run holds it. ``terracat reindex`` takes every source's, so that no
-    harvest writes while it rebuilds the index."""
-    path = ledger.path.parent / "locks" / f"{source_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunOverlap(f"a harvest of {source_id} is already running") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """The exclusive lock of a source's runs (``Ledger.lock``: held across processes); ``RunOverlap`` at
+    once when a run holds it. ``terracat reindex`` takes every source's, so that no harvest writes while
+    it rebuilds the index."""
+    with ledger.lock(source_id):
+        yield
 
 
 class HarvestRun:
@@ -156,6 +144,12 @@ class HarvestRun:
         self.source_url = public_url(source.url) if source.url else None
 
     def execute(self) -> RunSummary:
+        """The run, its log lines (and those of its protocol and HTTP clients) with its ``source`` and
+        ``run_id`` fields (``harvester.log_fields``)."""
+        with run_fields(self.source.id) as self._log_fields:
+            return self._execute()
+
+    def _execute(self) -> RunSummary:
         started = time.perf_counter()
         if self.source.max_duration is not None:
             self._deadline = time.monotonic() + self.source.max_duration
@@ -163,6 +157,7 @@ class HarvestRun:
         try:
             with source_lock(self.ledger, self.source.id):
                 summary.run_id = self.ledger.start_run(self.source.id)
+                self._log_fields["run_id"] = summary.run_id
                 self._harvest(summary)
         except RunOverlap as exc:
             summary.error = str(exc)
@@ -469,7 +464,8 @@ class _Writer:
         """Queue ``batch``; waits for the batch before it first and returns its status changes."""
         changes = self._wait()
         if batch.events or batch.checkpoint is not None:
-            self._pending = self._pool.submit(self._write, batch)
+            # In the run's context: the writer's log lines have the run's fields too.
+            self._pending = self._pool.submit(contextvars.copy_context().run, self._write, batch)
         return changes
 
     def close(self) -> Counter[str]:

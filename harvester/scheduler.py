@@ -16,15 +16,26 @@ the API and the harvests apart). APScheduler 3 fires the jobs; a job is a ``Harv
   others wait for their next fire time. A source never harvested waits for its first fire time.
 - A run longer than the source's ``max_duration`` stops at a page boundary (``timed-out``); stopping the
   scheduler stops the runs under way the same way (``stopped``). The next run continues their listings.
+- Given its ``config`` (``api.settings.ConfigSources``), it follows changes to the sources while it
+  runs: it polls the modification times of the config's files (the config, the source files it
+  includes, the admin API's overrides file) every ``reload_interval`` seconds, a few stat calls, and when
+  one changed it reads the config again and reconciles its jobs: a job for each new or enabled source, none
+  for a deleted or disabled one, a changed cron rescheduled, and the next run of a changed source uses its
+  new definition. A run under way is never interrupted: it ends with the definition it started with. A
+  config that no longer reads (a typo in a hand edit) changes nothing: the jobs stay as they were and the
+  error (file, line, what is wrong) is logged and kept in ``config_error`` for ``/health`` until a
+  change to the files reads again. Only the sources are followed: other settings take a restart.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -67,6 +78,35 @@ def cron_trigger(expression: str) -> CronTrigger:
         raise ValueError(f"schedule: {expression!r} is not a valid cron expression: {exc}") from None
 
 
+class SourceConfig(Protocol):
+    """Where the scheduled sources are defined, read again when one of its files changes."""
+
+    def files(self) -> Iterable[Path]:
+        """The files the sources are read from, as they are now (a file may not exist yet)."""
+        ...
+
+    def sources(self) -> Iterable[Source]:
+        """The sources read and validated again; an exception whose message says where it is wrong."""
+        ...
+
+
+_FileState = tuple[tuple[str, tuple[int, int, int] | None], ...]
+
+
+def _file_state(files: Iterable[Path]) -> _FileState:
+    """What tells that a file changed: its inode (an atomic write renames a new file over it), size and
+    modification time, or ``None`` while it does not exist."""
+    state = []
+    for file in files:
+        try:
+            stat = os.stat(file)
+        except OSError:
+            state.append((str(file), None))
+        else:
+            state.append((str(file), (stat.st_ino, stat.st_size, stat.st_mtime_ns)))
+    return tuple(state)
+
+
 def running() -> Scheduler | None:
     """The scheduler started in this process, if one is."""
     return _running
@@ -74,7 +114,8 @@ def running() -> Scheduler | None:
 
 class Scheduler:
     """Harvests ``sources`` (those enabled and with a ``schedule``) into ``store`` on their crons, with
-    the same options as ``terracat harvest`` (``parallel``: runs of different sources at a time)."""
+    the same options as ``terracat harvest`` (``parallel``: runs of different sources at a time); follows
+    ``config`` while it runs, when given (checked every ``reload_interval`` seconds)."""
 
     def __init__(
         self,
@@ -86,41 +127,62 @@ class Scheduler:
         batch_size: int = 500,
         workers: int | None = None,
         parallel: int = 4,
+        config: SourceConfig | None = None,
+        reload_interval: float = 5.0,
     ):
-        self.sources = [s for s in sources if s.enabled and s.schedule]
+        # The definition each job's next run takes: replaced as a whole by a reload, read once per run.
+        self._sources = _scheduled(sources)
         self.store = store
         self.ledger = ledger
         self.thesaurus = thesaurus
         self.batch_size = batch_size
         self.workers = workers
+        self.config = config
+        self.reload_interval = reload_interval
+        self.config_error: str | None = None  # why the config last failed to read again, until it reads
+        self._files = _file_state(config.files()) if config is not None else ()
         self._stop = threading.Event()  # stops the runs under way at their next page boundary
+        self._watcher: threading.Thread | None = None
+        self._reloading = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max(1, min(parallel, len(self.sources))))},
+            executors={"default": ThreadPoolExecutor(max(1, parallel))},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
             timezone=UTC,
         )
 
+    @property
+    def sources(self) -> list[Source]:
+        """The sources it harvests on their crons now."""
+        return list(self._sources.values())
+
     def start(self) -> None:
         global _running
         now = datetime.now(UTC)
-        for source in self.sources:
+        for source in self._sources.values():
             assert source.schedule is not None
             trigger = cron_trigger(source.schedule)
             when: dict[str, Any] = {}
             if self._missed(source, trigger, now):
-                log.info("%s: a scheduled run was missed since the last one; harvesting now", source.id)
+                log.info(
+                    "%s: a scheduled run was missed since the last one; harvesting now",
+                    source.id,
+                    extra={"source": source.id},
+                )
                 when["next_run_time"] = now
-            self._scheduler.add_job(
-                self._run, trigger, args=(source,), id=source.id, name=f"harvest {source.id}", **when
-            )
+            self._add(source, trigger, **when)
         self._scheduler.start()
         _running = self
+        if self.config is not None:
+            self._watcher = threading.Thread(target=self._watch, name="scheduler-config", daemon=True)
+            self._watcher.start()
         log.info("scheduler started: %s", ", ".join(f"{s.id} ({s.schedule})" for s in self.sources))
 
     def stop(self) -> None:
         """Stop firing, stop the runs under way at their next page boundary and wait for them."""
         global _running
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         if _running is self:
@@ -136,6 +198,74 @@ class Scheduler:
         job = self._scheduler.get_job(source_id)
         return job.next_run_time if job is not None else None
 
+    def reload(self) -> bool:
+        """Read the config again if one of its files changed since it was last read, and reconcile the
+        jobs with it; whether it was read (a config that does not read leaves the jobs as they were)."""
+        assert self.config is not None
+        with self._reloading:
+            # Taken before reading: a change made while it reads is seen at the next check.
+            files = _file_state(self.config.files())
+            if files == self._files:
+                return False
+            self._files = files  # a config that does not read is not read again until it changes
+            try:
+                sources = self.config.sources()
+            except Exception as exc:  # whatever a hand edit breaks, the scheduler goes on with what it has
+                self.config_error = str(exc)
+                log.error("the config does not read: the scheduled jobs are kept as they were: %s", exc)
+                return False
+            if self.config_error is not None:
+                log.info("the config reads again")
+            self.config_error = None
+            self.reconcile(sources)
+            return True
+
+    def reconcile(self, sources: Iterable[Source]) -> None:
+        """Make the jobs those of ``sources``: the runs under way go on with the definition they began
+        with; the next runs take the new one."""
+        wanted = _scheduled(sources)
+        for source_id in self._sources.keys() - wanted.keys():
+            self._scheduler.remove_job(source_id)
+            log.info("%s: no longer scheduled (deleted or disabled)", source_id, extra={"source": source_id})
+        for source_id, source in wanted.items():
+            before = self._sources.get(source_id)
+            assert source.schedule is not None
+            if before is None:
+                self._add(source, cron_trigger(source.schedule))
+                log.info(
+                    "%s: scheduled (%s), next run %s",
+                    source_id,
+                    source.schedule,
+                    self.next_fire(source_id),
+                    extra={"source": source_id},
+                )
+            elif source.schedule != before.schedule:
+                self._scheduler.reschedule_job(source_id, trigger=cron_trigger(source.schedule))
+                log.info(
+                    "%s: rescheduled (%s, was %s), next run %s",
+                    source_id,
+                    source.schedule,
+                    before.schedule,
+                    self.next_fire(source_id),
+                    extra={"source": source_id},
+                )
+            elif source != before:
+                log.info("%s: definition changed, for its next run", source_id, extra={"source": source_id})
+        self._sources = wanted
+
+    def _add(self, source: Source, trigger: CronTrigger, **when: Any) -> None:
+        # The job names the source, not its definition: a run takes the one current when it begins.
+        self._scheduler.add_job(
+            self._run, trigger, args=(source.id,), id=source.id, name=f"harvest {source.id}", **when
+        )
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.reload_interval):
+            try:
+                self.reload()
+            except Exception:  # the watch must outlive anything a reload meets; the jobs stay
+                log.exception("following the config's changes failed")
+
     def _missed(self, source: Source, trigger: CronTrigger, now: datetime) -> bool:
         """Whether the cron fired since the source's last run began. The ledger keeps whole seconds,
         so a second is added: the fire that started that run is not a missed one."""
@@ -146,8 +276,9 @@ class Scheduler:
         due = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
         return due is not None and due <= now
 
-    def _run(self, source: Source) -> None:
-        if self._stop.is_set():
+    def _run(self, source_id: str) -> None:
+        source = self._sources.get(source_id)
+        if self._stop.is_set() or source is None:  # stopping, or unscheduled since the fire
             return
         summary = HarvestRun(
             source,
@@ -158,9 +289,14 @@ class Scheduler:
             thesaurus=self.thesaurus,
             stop=self._stop,
         ).execute()
+        fields = {"source": source.id, "run_id": summary.run_id}
         if summary.run_id is None:  # another process harvests the source
-            log.warning("%s: scheduled run skipped: %s", source.id, summary.error)
+            log.warning("%s: scheduled run skipped: %s", source.id, summary.error, extra=fields)
         elif summary.status == "succeeded":
-            log.info("%s", summary.line())
+            log.info("%s", summary.line(), extra=fields)
         else:
-            log.warning("%s", summary.line())
+            log.warning("%s", summary.line(), extra=fields)
+
+
+def _scheduled(sources: Iterable[Source]) -> dict[str, Source]:
+    return {source.id: source for source in sources if source.enabled and source.schedule}

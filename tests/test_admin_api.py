@@ -20,7 +20,7 @@ from api import admin
 from api.cli import harvest
 from api.settings import AdminSettings, ConfigError, Settings, load
 from catalogue.store import open_store
-from harvester.ledger import Ledger
+from harvester.ledger import open_ledger
 from harvester.run import source_lock
 from tests.fixtures.api_server import REPO_ROOT, serving
 from tests.fixtures.oai_server import OaiServer, records
@@ -69,7 +69,7 @@ class Site:
         return requests.post(f"{self.url}/admin{path}", json=body, headers=AUTH, timeout=60, **options)
 
     def ledger_runs(self) -> list[int]:
-        ledger = Ledger(self.settings.harvest.ledger)
+        ledger = open_ledger(self.settings.harvest.ledger)
         try:
             return [run.id for run in ledger.runs(limit=1000)]
         finally:
@@ -85,7 +85,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, demo_records: Path) -> Iterat
     (folder / "elsewhere").mkdir()
     config = {
         "store": {"backend": "sqlite", "path": str(folder / "catalogue.db")},
-        "harvest": {"ledger": str(folder / "harvest.db")},
+        "harvest": {"ledger": str(folder / "harvest.db"), "allowed_networks": ["127.0.0.0/8"]},  # local
         "admin": {"tokens_env": ["TERRACAT_TEST_ADMIN_TOKEN", "TERRACAT_TEST_OLD_ADMIN_TOKEN"]},
         "thesauri": [str(THESAURUS)],
         "sources": [
@@ -256,7 +256,7 @@ def test_run_now_then_read_its_run(site: Site) -> None:
 
 
 def test_run_now_refused_while_a_run_holds_the_lock(site: Site) -> None:
-    ledger = Ledger(site.settings.harvest.ledger)
+    ledger = open_ledger(site.settings.harvest.ledger)
     try:
         before = site.ledger_runs()
         with source_lock(ledger, "demo"):
@@ -382,7 +382,7 @@ def test_dry_run_refuses_a_folder_outside_the_configured_ones(site: Site) -> Non
 
 
 def test_unmapped_keywords_report(site: Site) -> None:
-    ledger = Ledger(site.settings.harvest.ledger)
+    ledger = open_ledger(site.settings.harvest.ledger)
     try:
         expected = ledger.unmapped("demo", limit=20)
     finally:
@@ -455,7 +455,7 @@ def writable(tmp_path: Path, demo_records: Path) -> Iterator[Writable]:
     shutil.copytree(demo_records, tmp_path / "inbox" / "story")
     config = {
         "store": {"backend": "sqlite", "path": "catalogue.db"},
-        "harvest": {"ledger": "harvest.db"},
+        "harvest": {"ledger": "harvest.db", "allowed_networks": ["127.0.0.0/8"]},  # the test servers
         "admin": {"tokens_env": ["TERRACAT_TEST_ADMIN_TOKEN"]},
         "thesauri": [str(THESAURUS)],
         "sources": [
@@ -641,7 +641,7 @@ def test_run_all_enabled_then_cancel_a_slow_run(
 
 def test_cancel_says_when_a_run_is_not_in_this_process(writable: Writable) -> None:
     settings = load(writable.config)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     try:
         run_id = ledger.start_run("csw")  # as another process's harvest would
     finally:

@@ -17,7 +17,7 @@ from catalogue.query import Query
 from catalogue.record import BBox, Record
 from catalogue.store import open_store
 from harvester import formats
-from harvester.ledger import Ledger
+from harvester.ledger import Ledger, open_ledger
 from harvester.raw import RawRecord
 from harvester.run import HarvestRun, RunSummary
 from harvester.source import Source
@@ -33,7 +33,7 @@ def csw_source(url: str, page_size: int) -> Source:
 
 def harvest(tmp_path: Path, source: Source) -> tuple[RunSummary, dict[str, Record], Ledger]:
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
-    ledger = Ledger(tmp_path / "harvest.db")
+    ledger = open_ledger(tmp_path / "harvest.db")
     summary = HarvestRun(source, store, ledger, batch_size=50).execute()
     records = {r.id: r for r in store.search(Query(limit=10_000)).records}
     return summary, records, ledger

@@ -19,7 +19,7 @@ import pytest
 from api.settings import Settings, load
 from catalogue import fair, quality
 from catalogue.store import Store, open_store
-from harvester.ledger import Ledger
+from harvester.ledger import Ledger, open_ledger
 from harvester.run import HarvestRun, RunSummary
 
 CONFIG = """\
@@ -48,7 +48,7 @@ def setup(tmp_path: Path, demo_records: Path) -> Settings:
 
 def run(settings: Settings) -> tuple[RunSummary, Store, Ledger]:
     store = open_store(settings.store)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     summary = HarvestRun(settings.sources[0], store, ledger, batch_size=settings.harvest.batch_size).execute()
     return summary, store, ledger
 
@@ -108,7 +108,7 @@ def test_every_indexed_record_is_rated_and_validated(setup: Settings) -> None:
         if r.quality and r.quality.validation
     )
     # the second harvest changes nothing and validates nothing
-    again = HarvestRun(setup.sources[0], store, Ledger(setup.harvest.ledger)).execute()
+    again = HarvestRun(setup.sources[0], store, open_ledger(setup.harvest.ledger)).execute()
     assert again.validated == 0 and list(store.scan()) == records
 
 
@@ -156,7 +156,7 @@ def test_a_failed_listing_deletes_nothing(setup: Settings) -> None:
 
 def test_runs_of_one_source_never_overlap(setup: Settings) -> None:
     store = open_store(setup.store)
-    ledger = Ledger(setup.harvest.ledger)
+    ledger = open_ledger(setup.harvest.ledger)
     lock = Path(setup.harvest.ledger).parent / "locks" / "demo.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as held:
@@ -200,7 +200,7 @@ def test_a_record_the_index_refuses_costs_only_itself(setup: Settings) -> None:
             super().upsert(records)
 
     store = RefusingStore(path=setup.store["path"])
-    ledger = Ledger(setup.harvest.ledger)
+    ledger = open_ledger(setup.harvest.ledger)
     summary = HarvestRun(setup.sources[0], store, ledger, batch_size=50).execute()
     assert summary.status == "succeeded"
     refused = [e for e in ledger.events(summary.run_id or 0, "rejected") if e.code == "index-error"]
@@ -214,7 +214,7 @@ def test_worker_processes_and_in_process_crosswalks_agree(setup: Settings, tmp_p
     outcomes = []
     for workers in (0, 2):
         store = open_store({"backend": "sqlite", "path": str(tmp_path / f"w{workers}" / "catalogue.db")})
-        ledger = Ledger(tmp_path / f"w{workers}" / "harvest.db")
+        ledger = open_ledger(tmp_path / f"w{workers}" / "harvest.db")
         summary = HarvestRun(setup.sources[0], store, ledger, workers=workers).execute()
         events = [(e.record_id, e.locator, e.status, e.code) for e in ledger.events(summary.run_id or 0)]
         records = {
@@ -240,7 +240,7 @@ def test_unchanged_files_are_not_even_parsed_again(setup: Settings, monkeypatch:
 
     monkeypatch.setattr(ISO19139, "to_record", counting)
     store = open_store(setup.store)
-    ledger = Ledger(setup.harvest.ledger)
+    ledger = open_ledger(setup.harvest.ledger)
     first = HarvestRun(setup.sources[0], store, ledger, workers=0).execute()
     assert len(calls) == 41
     calls.clear()

@@ -27,7 +27,7 @@ from api.settings import Settings, load
 from catalogue.query import Query
 from catalogue.record import Record
 from catalogue.store import Store, open_store
-from harvester.ledger import Ledger
+from harvester.ledger import Ledger, open_ledger
 from harvester.run import HarvestRun, RunSummary
 from harvester.source import Source
 from tests.fixtures.fault_server import FaultServer, Received, Reply
@@ -57,7 +57,7 @@ def folder(tmp_path: Path, demo_records: Path) -> Settings:
 
 def run(settings: Settings, **options: bool) -> tuple[RunSummary, Store, Ledger]:
     store = open_store(settings.store)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     summary = HarvestRun(settings.sources[0], store, ledger, batch_size=7, **options).execute()
     return summary, store, ledger
 
@@ -161,7 +161,7 @@ def proxy(target: str, fail: set[int] | None = None, delay: float = 0.0):
 
 def csw_harvest(tmp_path: Path, source: Source, **options: bool) -> tuple[RunSummary, Store, Ledger]:
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
-    ledger = Ledger(tmp_path / "harvest.db")
+    ledger = open_ledger(tmp_path / "harvest.db")
     return HarvestRun(source, store, ledger, batch_size=4, **options).execute(), store, ledger
 
 
@@ -289,7 +289,7 @@ def test_harvest_killed_mid_listing_resumes_to_the_same_catalogue(
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
     assert catalogue(store, "sextant") == catalogue(reference_store, "sextant")
     assert store.count("sextant") == reference.counts["added"]
-    runs = Ledger(tmp_path / "harvest.db").runs("sextant")
+    runs = open_ledger(tmp_path / "harvest.db").runs("sextant")
     assert [(r.status, r.resumed_from) for r in runs] == [("succeeded", 1), ("interrupted", None)]
 
 
@@ -336,7 +336,7 @@ def test_the_same_resource_from_two_sources_is_served_once_and_linked(
     (tmp_path / "terracat.yaml").write_text(TWO_SOURCES, encoding="utf-8")
     settings = load(tmp_path / "terracat.yaml")
     store = open_store(settings.store)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
 
     alpha = HarvestRun(settings.sources[0], store, ledger).execute()
     beta = HarvestRun(settings.sources[1], store, ledger).execute()
@@ -368,7 +368,7 @@ def test_group_links_in_the_api(tmp_path: Path, demo_records: Path) -> None:
     (tmp_path / "terracat.yaml").write_text(TWO_SOURCES, encoding="utf-8")
     settings = load(tmp_path / "terracat.yaml")
     with open_store(settings.store) as store:
-        ledger = Ledger(settings.harvest.ledger)
+        ledger = open_ledger(settings.harvest.ledger)
         for source in settings.sources:
             HarvestRun(source, store, ledger).execute()
         (copy,) = [e.record_id for e in ledger.events(2, "duplicate")]
@@ -435,7 +435,7 @@ def test_oai_fault_midway_loses_and_deletes_nothing_then_resumes(
         id="dspace", pole="ODATIS", protocol="oai-pmh", url=server.url, format="dc", retries=0, timeout=5
     )
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
-    ledger = Ledger(tmp_path / "harvest.db")
+    ledger = open_ledger(tmp_path / "harvest.db")
     first = HarvestRun(src, store, ledger).execute()
     before = catalogue(store, "dspace")
     spoil, message = OAI_FAULTS[fault]
@@ -466,7 +466,7 @@ def test_harvest_maps_keywords_to_concepts_and_reports_the_rest(folder: Settings
     )
     thesaurus = load_thesaurus(settings)
     store = open_store(settings.store)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
 
     summary = HarvestRun(settings.sources[0], store, ledger, thesaurus=thesaurus).execute()
 

@@ -24,7 +24,7 @@ from catalogue.query import Query
 from catalogue.record import Record
 from catalogue.store import open_store
 from harvester import formats
-from harvester.ledger import Ledger
+from harvester.ledger import Ledger, open_ledger
 from harvester.protocols import ListingError, Page, create
 from harvester.protocols.oaipmh import OAIPMH
 from harvester.raw import RawRecord
@@ -85,7 +85,7 @@ def notes(pages: list[Page]) -> str:
 
 def run(tmp_path: Path, src: Source) -> tuple[RunSummary, dict[str, Record], Ledger]:
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
-    ledger = Ledger(tmp_path / "harvest.db")
+    ledger = open_ledger(tmp_path / "harvest.db")
     summary = HarvestRun(src, store, ledger, batch_size=50).execute()
     return summary, {r.id: r for r in store.search(Query(limit=10_000)).records}, ledger
 

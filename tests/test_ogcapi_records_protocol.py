@@ -18,7 +18,7 @@ import requests
 
 from catalogue.query import Query
 from catalogue.store import open_store
-from harvester.ledger import Ledger
+from harvester.ledger import open_ledger
 from harvester.protocols import create
 from harvester.run import HarvestRun
 from harvester.source import Source
@@ -242,7 +242,7 @@ def test_harvest_run_indexes_the_records(
         (source(f"{terracat}/collections/catalogue", id="terracat", page_size=10), None),
     ):
         store = open_store({"backend": "sqlite", "path": str(tmp_path / f"{src.id}.db")})
-        ledger = Ledger(tmp_path / f"{src.id}-harvest.db")
+        ledger = open_ledger(tmp_path / f"{src.id}-harvest.db")
         summary = HarvestRun(src, store, ledger, batch_size=3).execute()
         assert summary.status == "succeeded", summary.error
         assert summary.received == (count or summary.matched)

@@ -23,7 +23,7 @@ from api.cli import harvest, main
 from api.settings import Settings, load
 from catalogue.query import FacetRequest, Query
 from catalogue.store import open_store
-from harvester.ledger import Ledger, RunInfo
+from harvester.ledger import RunInfo, open_ledger
 from harvester.run import RunSummary
 from tests.fixtures.api_server import REPO_ROOT, serving
 from tests.test_serve_workers import terracat_serve
@@ -40,7 +40,7 @@ class Harvested:
         self.summary = summary
 
     def run(self) -> RunInfo:
-        ledger = Ledger(self.settings.harvest.ledger)
+        ledger = open_ledger(self.settings.harvest.ledger)
         try:
             run = ledger.run(self.summary.run_id or 0)
         finally:
@@ -295,8 +295,7 @@ def test_the_command_line_logs_json_lines(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 0
         errors = process.stderr.read() if process.stderr else ""
     entries = [json.loads(line) for line in errors.splitlines()]
-    [failure] = [e for e in entries if e["level"] == "ERROR"]
-    assert failure["logger"] == "api.server"
+    [failure] = [e for e in entries if e["level"] == "ERROR" and e["logger"] == "api.server"]
     assert failure["message"] == "the catalogue index cannot be read: searches fail until it can"
     assert failure["exception"].startswith("Traceback") and "DatabaseError" in failure["exception"]
     assert all(entry["level"] in ("WARNING", "ERROR") for entry in entries)  # not --verbose
@@ -354,7 +353,7 @@ def test_run_show_prints_the_run_and_a_page_of_its_records(
     assert lines[0].startswith(f"#{run.id} demo {run.started} full succeeded matched=41 ")
     assert lines[1] == f"finished: {run.finished}"
     assert lines[2] == f"rejected records 2-3 of {rejected}:"
-    ledger = Ledger(harvested.settings.harvest.ledger)
+    ledger = open_ledger(harvested.settings.harvest.ledger)
     try:
         expected = ledger.events(run.id, "rejected")[1:3]
     finally:

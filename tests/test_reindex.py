@@ -29,7 +29,7 @@ from catalogue.record import Record
 from catalogue.store import Store, open_store
 from harvester import formats
 from harvester.enrich import Enricher
-from harvester.ledger import Ledger
+from harvester.ledger import Ledger, open_ledger
 from harvester.raw import RawRecord
 from harvester.reindex import ReindexSummary, reindex
 from harvester.run import HarvestRun, RunOverlap, source_lock
@@ -85,7 +85,7 @@ def catalogue(tmp_path: Path, demo_records: Path) -> Iterator[Catalogue]:
     (tmp_path / "terracat.yaml").write_text(CONFIG, encoding="utf-8")
     settings = load(tmp_path / "terracat.yaml")
     store = open_store(settings.store)
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     for source in settings.sources:
         assert HarvestRun(source, store, ledger).execute().status == "succeeded"
     shutil.rmtree(tmp_path / "records")

@@ -5,6 +5,7 @@ so that they fire within the test; ``terracat scheduler`` and ``terracat serve``
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 import signal
@@ -13,8 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,15 @@ import pytest
 import requests
 import yaml
 from werkzeug.routing import Map
+from werkzeug.test import Client
 
+from api import admin
 from api import settings as config
 from api.cli import main, running_scheduler
 from api.operations import with_operations
 from catalogue.store import open_store
 from harvester import scheduler
-from harvester.ledger import Ledger, RunInfo
+from harvester.ledger import RunInfo, open_ledger
 from harvester.run import HarvestRun, source_lock
 from harvester.source import Source
 from tests.fixtures.api_server import REPO_ROOT
@@ -38,11 +41,11 @@ from tests.test_serve_workers import _alive, _children, terracat_serve
 OAI_RECORDS = Path(__file__).parent / "data" / "oai" / "pyoai__fake2_00002.xml"  # 81 records, 2 deleted
 
 
-def write_config(folder: Path, *sources: dict[str, Any]) -> Path:
+def write_config(folder: Path, *sources: dict[str, Any], **harvest: Any) -> Path:
     path = folder / "terracat.yaml"
     settings = {
         "store": {"backend": "sqlite", "path": str(folder / "catalogue.db")},
-        "harvest": {"ledger": str(folder / "harvest.db")},
+        "harvest": {"ledger": str(folder / "harvest.db"), **harvest},
         "sources": list(sources),
     }
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
@@ -81,7 +84,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15) -> Any:
 
 
 def runs(settings: config.Settings, source_id: str) -> list[RunInfo]:
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     try:
         return list(reversed(ledger.runs(source_id, limit=100)))
     finally:
@@ -131,7 +134,7 @@ def test_a_fire_while_another_process_harvests_is_skipped(
     tmp_path: Path, records_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = config.load(write_config(tmp_path, folder_source(records_dir, schedule="* * * * * *")))
-    ledger = Ledger(settings.harvest.ledger)
+    ledger = open_ledger(settings.harvest.ledger)
     caplog.set_level(logging.WARNING)
     try:
         with source_lock(ledger, "demo"), running_scheduler(settings):  # as `terracat harvest demo` would
@@ -184,7 +187,7 @@ def test_max_duration_stops_a_slow_run_which_the_next_run_continues(
 
     source = Source(**{**slow_source(server), "delay": 0})
     with open_store(settings.store) as store:
-        ledger = Ledger(settings.harvest.ledger)
+        ledger = open_ledger(settings.harvest.ledger)
         resumed = HarvestRun(source, store, ledger).execute()
         ledger.close()
         assert resumed.status == "succeeded" and resumed.resumed_from == first.id
@@ -195,7 +198,7 @@ def test_a_run_told_to_stop_stops_at_the_next_page(tmp_path: Path, records_dir: 
     settings = config.load(write_config(tmp_path, folder_source(records_dir, page_size=10)))
     stop = threading.Event()
     with open_store(settings.store) as store:
-        ledger = Ledger(settings.harvest.ledger)
+        ledger = open_ledger(settings.harvest.ledger)
         run = HarvestRun(settings.sources[0], store, ledger, progress=lambda n, total: stop.set(), stop=stop)
         summary = run.execute()
         assert summary.status == "stopped" and summary.received == 10 and store.count("demo") == 10
@@ -276,3 +279,178 @@ def test_serve_with_one_process_runs_the_scheduler_in_it(tmp_path: Path, records
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     assert all(run.finished for run in runs(settings, "demo"))  # no run left 'running'
+
+
+# --- following the config while running -----------------------------------------------------------------
+
+
+def write_overrides(settings: config.Settings, *sources: dict[str, Any], deleted: Sequence[str] = ()) -> None:
+    """What the admin API writes, through the writer it uses."""
+    overrides = config.Overrides(sources=[Source(**source) for source in sources], deleted=list(deleted))
+    config.write_overrides(Path(settings.admin.overrides or ""), overrides)
+
+
+def later_today() -> str:
+    """A daily cron that will not fire during the test."""
+    return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
+
+
+def test_the_scheduler_follows_source_changes_without_restart(
+    tmp_path: Path, records_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_config(tmp_path, folder_source(records_dir, schedule=later_today()), reload_interval=0.2)
+    settings = config.load(path)
+    health = with_operations(lambda environ, start: [], settings.store, routes=Map())
+    other = folder_source(records_dir, id="other", schedule="* * * * * *")
+    few = tmp_path / "few"
+    few.mkdir()
+    for file in sorted(records_dir.iterdir())[:3]:
+        shutil.copy(file, few / file.name)
+    caplog.set_level(logging.INFO, logger="harvester.scheduler")
+    with running_scheduler(settings, path) as running:
+        assert [s.id for s in running.sources] == ["demo"] and running.next_fire("other") is None
+
+        # A source created: scheduled and harvested on its cron.
+        write_overrides(settings, other)
+        wait_for(lambda: running.next_fire("other"))
+        first = wait_for(lambda: finished(settings, "other"))[0]
+        assert first.status == "succeeded" and first.counts["added"] > 30
+
+        # Its definition changed: the next run takes it (3 records listed, not 40).
+        write_overrides(settings, {**other, "path": str(few), "max_delete_ratio": 1.0})
+        changed = wait_for(lambda: [r for r in finished(settings, "other") if sum(r.counts.values()) == 3])
+        assert changed[0].status == "succeeded" and changed[0].counts["unchanged"] == 3
+
+        # A cron changed: rescheduled, and it fires on the new one.
+        assert not finished(settings, "demo")
+        every_2_s = folder_source(records_dir, schedule="*/2 * * * * *")
+        write_overrides(settings, {**other, "path": str(few)}, every_2_s)
+        soon = datetime.now(UTC) + timedelta(seconds=3)
+        wait_for(lambda: (fire := running.next_fire("demo")) and fire < soon)
+        assert wait_for(lambda: finished(settings, "demo"))[0].status == "succeeded"
+
+        # Disabled: no job, no run any more.
+        disabled = {**other, "path": str(few), "enabled": False}
+        write_overrides(settings, disabled, every_2_s)
+        wait_for(lambda: running.next_fire("other") is None)
+        time.sleep(0.5)  # a run that had already begun ends
+        count = len(runs(settings, "other"))
+        time.sleep(2.5)
+        assert len(runs(settings, "other")) == count
+        assert [s.id for s in running.sources] == ["demo"]
+
+        # A hand edit that breaks the file: the jobs stay, the error names the file and line.
+        overrides = Path(settings.admin.overrides or "")
+        overrides.write_text("sources:\n  - id: other\n    pole: THEIA\n    protcol: csw\n", encoding="utf-8")
+        error = wait_for(lambda: running.config_error)
+        assert error.startswith(f"{overrides}:4: sources[0].protcol: unknown key 'protcol'")
+        assert running.alive and [s.id for s in running.sources] == ["demo"] and running.next_fire("demo")
+        check = health.health()[1]["checks"]["scheduler"]
+        assert check["status"] == "error" and check["config_error"] == error and check["sources"] == ["demo"]
+        assert any(r.levelno == logging.ERROR and str(overrides) in r.getMessage() for r in caplog.records)
+        demo_runs = len(finished(settings, "demo"))
+        wait_for(lambda: len(finished(settings, "demo")) > demo_runs)  # still firing
+
+        # Fixed, deleting the configured source: the error clears and the job goes.
+        write_overrides(settings, disabled, deleted=("demo",))
+        wait_for(lambda: running.config_error is None and running.next_fire("demo") is None)
+        assert running.sources == [] and health.health()[1]["checks"]["scheduler"]["status"] == "ok"
+    said = [r.getMessage() for r in caplog.records]
+    assert any("other: scheduled (* * * * * *)" in m for m in said)
+    assert any("demo: rescheduled (*/2 * * * * *" in m for m in said)
+    assert any("other: no longer scheduled" in m for m in said)
+
+
+def test_a_run_under_way_ends_with_the_definition_it_began_with(
+    tmp_path: Path, oai_server: Callable[..., OaiServer]
+) -> None:
+    server = oai_server(records(OAI_RECORDS), page_size=10)
+    path = write_config(tmp_path, slow_source(server, schedule="* * * * * *"), reload_interval=0.2)
+    settings = config.load(path)
+    with running_scheduler(settings, path) as running:
+        wait_for(lambda: runs(settings, "slow"))
+        write_overrides(settings, deleted=("slow",))  # while it runs (9 pages, 0.4 s apart)
+        wait_for(lambda: running.next_fire("slow") is None)
+        assert runs(settings, "slow")[0].finished is None  # the reload did not wait for it, nor stop it
+        run = wait_for(lambda: finished(settings, "slow"))[0]
+        time.sleep(1.5)
+    assert run.status == "succeeded" and run.listing_complete and run.counts["added"] > 70
+    assert len(runs(settings, "slow")) == 1  # none after
+
+
+def test_terracat_scheduler_follows_the_admin_api_of_another_process(
+    tmp_path: Path, records_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, folder_source(records_dir), reload_interval=0.2)  # nothing scheduled
+    settings = config.load(path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "-v", "scheduler", "--config", str(path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert "scheduler running 0 sources" in process.stdout.readline()
+        monkeypatch.setenv("TERRACAT_ADMIN_TOKEN", "token-of-the-test-admin-0123456789")
+        api = Client(admin.AdminAPI(settings, config=path))
+        auth = {"Authorization": "Bearer token-of-the-test-admin-0123456789"}
+        created = folder_source(records_dir, id="added", schedule="*/2 * * * * *")
+        assert api.post("/sources", json=created, headers=auth).status_code == 201
+        run = wait_for(lambda: finished(settings, "added"))[0]
+        assert run.status == "succeeded" and run.counts["added"] > 30
+        assert api.post("/sources/added/disable", headers=auth).status_code == 200
+        time.sleep(1.0)  # picked up, and a run begun before ended
+        count = len(runs(settings, "added"))
+        time.sleep(2.5)
+        assert len(runs(settings, "added")) == count
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        lines = [json.loads(line) for line in process.stderr.read().splitlines()]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    mine = [line for line in lines if line["logger"] == "harvester.scheduler"]
+    assert any(line["message"].startswith("added: scheduled (*/2 * * * * *), next run") for line in mine)
+    assert any(line["message"] == "added: no longer scheduled (deleted or disabled)" for line in mine)
+    summaries = [line for line in mine if line.get("run_id") == run.id]
+    assert summaries and summaries[0]["source"] == "added"
+    assert summaries[0]["message"].startswith("added (full")
+
+
+def test_terracat_serve_schedules_a_source_created_over_http_and_reports_a_broken_config(
+    tmp_path: Path, records_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, folder_source(records_dir), reload_interval=0.2)  # nothing scheduled
+    settings = config.load(path)
+    main(["harvest", "--config", str(path)])
+    monkeypatch.setenv("TERRACAT_ADMIN_TOKEN", "token-of-the-test-admin-0123456789")
+    auth = {"Authorization": "Bearer token-of-the-test-admin-0123456789"}
+    with terracat_serve(path, "--workers", "1") as (process, url):
+        health = requests.get(f"{url}/health", timeout=10).json()
+        assert health["checks"]["scheduler"] == {"status": "ok", "state": "running", "sources": []}
+        created = folder_source(records_dir, id="added", schedule="*/2 * * * * *")
+        answer = requests.post(f"{url}/admin/sources", json=created, headers=auth, timeout=30)
+        assert answer.status_code == 201, answer.text
+        assert wait_for(lambda: finished(settings, "added"))[0].status == "succeeded"
+        scheduled = requests.get(f"{url}/health", timeout=10).json()["checks"]["scheduler"]
+        assert scheduled == {"status": "ok", "state": "running", "sources": ["added"]}
+
+        edited = yaml.safe_load(path.read_text())
+        edited["harvest"]["parallel"] = 0  # a bad hand edit
+        path.write_text(yaml.safe_dump(edited), encoding="utf-8")
+
+        def broken() -> dict[str, Any] | None:
+            report = requests.get(f"{url}/health", timeout=10).json()
+            return report if "config_error" in report["checks"]["scheduler"] else None
+
+        report = wait_for(broken)
+        assert report["status"] == "degraded" and report["checks"]["scheduler"]["sources"] == ["added"]
+        assert f"{path}:" in report["checks"]["scheduler"]["config_error"]
+        assert "parallel: must be between 1 and 64" in report["checks"]["scheduler"]["config_error"]
+        count = len(finished(settings, "added"))
+        wait_for(lambda: len(finished(settings, "added")) > count)  # the job goes on
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

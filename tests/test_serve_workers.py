@@ -128,7 +128,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_two_workers_answer_each_with_its_own_store_and_stop_on_sigterm(config: Path) -> None:
     store_path = Path(yaml.safe_load(config.read_text())["store"]["path"]).resolve()
-    with terracat_serve(config, "--workers", "2") as (process, url):
+    # No scheduler process: only the server processes are counted here (tests/test_scheduler.py has it).
+    with terracat_serve(config, "--workers", "2", "--no-scheduler") as (process, url):
         workers = _wait_for(lambda: len(found := _children(process.pid)) == 2 and found)
         # Each worker opens the store itself, after the fork (warming it up before the first search);
         # the process that forks them never does, so there is no connection to share.

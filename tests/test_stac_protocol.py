@@ -21,7 +21,7 @@ import pytest
 
 from catalogue.query import Query
 from catalogue.store import open_store
-from harvester.ledger import Ledger
+from harvester.ledger import open_ledger
 from harvester.protocols import Page, create
 from harvester.run import HarvestRun
 from harvester.source import Source
@@ -605,7 +605,7 @@ def test_harvest_run_indexes_a_stac_api_and_a_static_catalogue(
         (source(catalogue[0].url + "/catalog.json", id="stac-static"), len(catalogue[2])),
     ):
         store = open_store({"backend": "sqlite", "path": str(tmp_path / f"{src.id}.db")})
-        ledger = Ledger(tmp_path / f"{src.id}-harvest.db")
+        ledger = open_ledger(tmp_path / f"{src.id}-harvest.db")
         summary = HarvestRun(src, store, ledger, batch_size=7).execute()
         assert summary.status == "succeeded", summary.error
         assert summary.received == expected
@@ -626,7 +626,7 @@ def test_harvest_run_incremental_and_continued_after_a_failure(
     api = stac_api(filter=True, cap=1)
     src = source(api.url, id="stac-runs")
     store = open_store({"backend": "sqlite", "path": str(tmp_path / "catalogue.db")})
-    ledger = Ledger(tmp_path / "harvest.db")
+    ledger = open_ledger(tmp_path / "harvest.db")
     first = HarvestRun(src, store, ledger).execute()
     assert first.status == "succeeded" and first.kind == "full"
     total = len(store.search(Query(limit=10_000)).records)

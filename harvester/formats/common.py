@@ -21,20 +21,47 @@ from catalogue.record import BBox, Constraints, Identifier, TemporalExtent
 from harvester.formats import Rejected
 from harvester.raw import RawRecord
 
-# No DTD entity expansion and no network access: records come from sources we do not control.
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False)
+# Records come from sources we do not control. No entity expansion and no DTD loading: an external entity
+# would read a file or a URL (XXE). No network access at all. libxml2's own limits stay on (no
+# ``huge_tree``): entity amplification (billion laughs, quadratic blow-up), nesting deeper than 256,
+# text or attribute values over 10 MB are parse errors.
+PARSER = etree.XMLParser(
+    resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False, remove_blank_text=False
+)
+_LIMIT_ERRORS = frozenset({etree.ErrorTypes.ERR_RESOURCE_LIMIT, etree.ErrorTypes.ERR_ENTITY_LOOP})
 
 
 def xml_root(raw: RawRecord) -> Any:
     """The parsed document: the protocol's element when it already parsed the response, else the bytes
-    parsed safely; ``Rejected("not-xml")`` when they are not well-formed."""
+    parsed safely (``PARSER``).
+
+    Rejected: ``not-xml`` when the bytes are not well-formed, ``xml-limits`` when they exceed the parser's
+    safety limits, ``xml-entity`` when the record refers to an entity declared in a DTD (never expanded:
+    the record would be read without the text it stands for)."""
     if raw.element is not None:
         element = raw.element
-        return element.getroot() if hasattr(element, "getroot") else element
-    try:
-        return etree.fromstring(raw.content, PARSER)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise Rejected("not-xml", f"the record is not well-formed XML: {exc}") from None
+        root = element.getroot() if hasattr(element, "getroot") else element
+    else:
+        try:
+            root = etree.fromstring(raw.content, PARSER)
+        except etree.XMLSyntaxError as exc:
+            if exc.code in _LIMIT_ERRORS:
+                raise Rejected(
+                    "xml-limits",
+                    f"the record exceeds the XML parser's safety limits (entity expansion, nesting depth"
+                    f" 256, 10 MB per text or attribute value): {exc}",
+                ) from None
+            raise Rejected("not-xml", f"the record is not well-formed XML: {exc}") from None
+        except ValueError as exc:
+            raise Rejected("not-xml", f"the record is not well-formed XML: {exc}") from None
+    entity = next(root.iter(etree.Entity), None)
+    if entity is not None:
+        raise Rejected(
+            "xml-entity",
+            f"the record uses the entity {entity.text}, declared in a DTD: entities are not expanded (they"
+            " can read files or URLs, or grow a few bytes into gigabytes); write the characters instead",
+        )
+    return root
 
 
 def local_name(element: Any) -> str:
@@ -68,7 +95,8 @@ def single_element(root: Any, tags: tuple[str, ...], code: str, expected: str) -
 def json_document(raw: RawRecord) -> Any:
     """The decoded JSON value: the protocol's when it already decoded the page (``RawRecord.element``
     holds the object then), else the bytes decoded with msgspec (several times faster than ``json``);
-    ``Rejected("not-json")`` when they are not JSON in UTF-8. A UTF-8 byte order mark is skipped:
+    ``Rejected("not-json")`` when they are not JSON in UTF-8, ``Rejected("json-limits")`` when they nest
+    deeper than the decoder goes. A UTF-8 byte order mark is skipped:
     Windows editors write one and the JSON grammar does not allow it."""
     if isinstance(raw.element, dict | list):
         return raw.element
@@ -76,6 +104,8 @@ def json_document(raw: RawRecord) -> Any:
         return msgspec.json.decode(raw.content.removeprefix(b"\xef\xbb\xbf"))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise Rejected("not-json", f"the record is not JSON in UTF-8: {exc}") from None
+    except RecursionError:  # msgspec's answer to arrays or objects nested a thousand deep
+        raise Rejected("json-limits", "the record nests arrays or objects too deeply to be read") from None
 
 
 # --- text -------------------------------------------------------------------------------------------
@@ -449,12 +479,17 @@ def bbox_from_numbers(values: Any) -> tuple[BBox | None, str | None]:
 
 
 def _positions(coordinates: Any) -> list[list[Any]]:
-    """Every position in nested GeoJSON coordinates."""
-    if isinstance(coordinates, list) and coordinates and not isinstance(coordinates[0], list):
-        return [coordinates]
-    if isinstance(coordinates, list):
-        return [position for part in coordinates for position in _positions(part)]
-    return []
+    """Every position in nested GeoJSON coordinates, in order. A loop, not a recursion: a hostile
+    document may nest its arrays as deep as the JSON decoder allows."""
+    found: list[list[Any]] = []
+    pending = [coordinates]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, list) and value and not isinstance(value[0], list):
+            found.append(value)
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
+    return found
 
 
 def _rejoined(west_half: BBox, east_half: BBox) -> BBox | None:

@@ -221,8 +221,11 @@ class _Reader:
         found: list[Identifier] = []
         publications: list[Link] = []
         publication_dois: set[str] = set()
-        for entry in self.fields.get("sci:publications") or []:
-            doi = normalise_doi(entry.get("doi")) if isinstance(entry, dict) else None
+        entries = self.fields.get("sci:publications")
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("doi"), str):
+                continue
+            doi = normalise_doi(entry["doi"])
             if doi:
                 publication_dois.add(doi)
                 citation = one_line(entry.get("citation")) if isinstance(entry.get("citation"), str) else None

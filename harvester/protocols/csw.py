@@ -21,6 +21,7 @@ Why it works the way it does:
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -361,7 +362,7 @@ class _Fetcher:
             sort=request.sort,
             since=request.constrained,
         )
-        return self._pool.submit(self._download, start, body)
+        return self._pool.submit(contextvars.copy_context().run, self._download, start, body)
 
     def _download(self, start: int, body: bytes) -> _Download:
         """The answer to one GetRecords; ``ListingError`` for network failures and HTTP errors."""
@@ -411,8 +412,10 @@ def request_body(
 
 
 def _safe_parser() -> etree.XMLParser:
-    """No entity expansion, no network access, large documents allowed."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    """No entity expansion, no network access; libxml2's limits on a text node's size and on depth kept, as
+    the crosswalks keep them for a record (``harvester.formats.common``): a record a reindex would
+    refuse is not indexed by a harvest either. A page may still be as large as the response limit."""
+    return etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 def _parse(
@@ -421,7 +424,7 @@ def _parse(
     """Parse the response once, in chunks, handing csw:SearchResults to ``on_results`` as soon as its
     start tag (with the paging attributes) is read. No entity expansion, no network access."""
     parser = etree.XMLPullParser(
-        events=("start",), tag=dialect.search_results, resolve_entities=False, no_network=True, huge_tree=True
+        events=("start",), tag=dialect.search_results, resolve_entities=False, no_network=True
     )
     content = download.content
     try:

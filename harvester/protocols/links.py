@@ -26,6 +26,7 @@ Why it works the way it does:
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -145,6 +146,8 @@ def decode(response: Response) -> Any:
         raise ListingError(
             f"{response.where}: the response is not JSON ({exc}){response.snippet()}"
         ) from None
+    except RecursionError:
+        raise ListingError(f"{response.where}: the response's JSON is nested too deep to read") from None
 
 
 class JsonClient:
@@ -166,7 +169,7 @@ class JsonClient:
         self.http.close()
 
     def submit(self, request: Request, where: str, *, accept_errors: bool = False) -> Future[Response]:
-        return self._pool.submit(self.send, request, where, accept_errors)
+        return self._pool.submit(contextvars.copy_context().run, self.send, request, where, accept_errors)
 
     def send(self, request: Request, where: str, accept_errors: bool = False) -> Response:
         options: dict[str, Any] = {"accept_errors": accept_errors, "where": where, "headers": request.headers}

@@ -40,6 +40,7 @@ Real servers bend the protocol; what this client copes with, each reported once 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 from collections.abc import Iterator
@@ -409,7 +410,7 @@ class _Harvest:
             request.ahead = ahead.response
         elif ahead is not None:
             ahead.response.cancel()
-        return self.client.pool.submit(self._fetch, request)
+        return self.client.pool.submit(contextvars.copy_context().run, self._fetch, request)
 
     def _params(self, listing: _Listing, token: str | None, with_arguments: bool) -> dict[str, str]:
         params = {}
@@ -451,9 +452,10 @@ class _Harvest:
         if not token or token in (request.token, _PYCSW_END) or token in listing.tokens:
             return None
         params = self._params(listing, token, self.repeat_arguments)
-        return _Ahead(
-            token, self.repeat_arguments, self.client.downloads.submit(self.client.get, "ListRecords", params)
+        download = self.client.downloads.submit(
+            contextvars.copy_context().run, self.client.get, "ListRecords", params
         )
+        return _Ahead(token, self.repeat_arguments, download)
 
     def _recover(self, listing: _Listing, answer: _Answer) -> Future[_Answer] | None:
         """What an OAI error means for the listing: the request to send instead, None for the end of the
@@ -581,7 +583,7 @@ def _parse(response: Response, verb: str, what: str) -> _Answer:
     """Parse an OAI-PMH response once (no entity expansion, no network access)."""
     where = f"{response.where} {what}"
     http_error = ListingError(f"{where}: HTTP {response.status} {response.reason}{response.snippet()}")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
     try:
         root = etree.fromstring(response.content, parser)
     except etree.XMLSyntaxError as exc:

@@ -23,10 +23,12 @@ A static catalogue is walked depth first along its ``child`` and ``item`` links 
   a cycle back to them after a resume walks them again, once.
 - Nothing in a static catalogue says what changed: ``since`` cannot be applied (``filtered`` is False).
 
-A STAC API is listed in two stages: its collections (``/collections``, paged along ``next`` links: SFEOS
-sends 100 per page), then each collection's items by item search (``POST /search`` when the landing
-page offers it, else ``GET``; ``collections=[id]``, ``limit=page_size``), or, without item search, by
-OGC API Features ``/collections/{id}/items``. Pages follow next links as ``harvester.protocols.links``
+A STAC API is listed in two stages: its collections (``/collections?limit=page_size``, as eodag asks the
+Theia datastore, paged along ``next`` links: SFEOS sends 100 per page, stac-fastapi 10 when no limit is
+asked; an API that refuses the ``limit`` is listed again without it, noted), then each collection's
+items by item search (``POST /search`` when the landing page offers it, else ``GET``;
+``collections=[id]``, ``limit=page_size``), or, without item search, by OGC API Features
+``/collections/{id}/items``. Pages follow next links as ``harvester.protocols.links``
 describes. Item native ids are ``"<collection>/<item id>"``: item ids are unique only within their
 collection. With ``since``, an API that declares the filter extension with CQL2 JSON gets ``updated >=
 since`` (a ``timestamp`` literal, as CQL2 wants); else everything is listed and ``filtered`` is False.
@@ -57,6 +59,7 @@ from harvester.protocols.links import (
     JsonClient,
     Listed,
     Listing,
+    Refused,
     Request,
     Start,
     conformance,
@@ -213,11 +216,24 @@ class _Api:
         if self.source.collections:
             yield self._chosen(collections)
             return
-        start = Start(Request(self.collections_url))
-        for listed in Listing(self.client, start, member="collections", label="collections").pages():
-            page_records = records(self.source, listed, "collections", object_id)
-            collections.extend(r.native_id for r in page_records if r.native_id)
-            yield self._page(listed, page_records, collections)
+        limit: int | None = self.source.page_size
+        start = Start(Request(with_params(self.collections_url, {"limit": str(limit)})), refusable=True)
+        while True:
+            listing = Listing(self.client, start, member="collections", label="collections", limit=limit)
+            try:
+                for listed in listing.pages():
+                    page_records = records(self.source, listed, "collections", object_id)
+                    collections.extend(r.native_id for r in page_records if r.native_id)
+                    yield self._page(listed, page_records, collections)
+                return
+            except Refused as exc:  # raised by the first page only: nothing was handed over
+                if limit is None:
+                    raise ListingError(str(exc)) from None
+                self.notes.append(
+                    f"the API refused limit={limit} on its collections ({exc}); listing them at its own "
+                    "page size"
+                )
+                limit, start = None, Start(Request(self.collections_url))
 
     def _chosen(self, collections: list[str]) -> Page:
         """The collections named in ``source.collections``, each fetched at ``/collections/{id}``."""
