@@ -312,7 +312,12 @@ def serve(
 
     app = create_app(store_settings, base_url, poles=poles, ledger=ledger, mounts=mounts)
     warm_up(store_settings)
-    server = waitress.create_server(app, host=host, port=port, threads=8, ident="terracat")
+    # waitress accepts 100 connections by default, and a client on a busy keep-alive connection never
+    # gives its place up: the 101st waited in the listen backlog until it timed out (bench/load.py,
+    # 200 clients). Admitted, connections share the threads in turn; poll() has no 1024-descriptor cap.
+    server = waitress.create_server(
+        app, host=host, port=port, threads=8, ident="terracat", connection_limit=1000, asyncore_use_poll=True
+    )
     print(f"terracat: OGC API - Records at {base_url} (listening on {host}:{port})", flush=True)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops it as Ctrl-C does

@@ -14,7 +14,8 @@ Incremental, resumable, and never deleting wrongly:
   checkpoint, and the listing ends with the catalogue an uninterrupted run would have made.
 - Records the source reports deleted (OAI-PMH) are deleted at once. Records a *full* listing did not
   see are deleted only when the listing completed without error, received at least what the source
-  announced, and the share to delete is at most the source's ``max_delete_ratio``; otherwise nothing
+  announced, saw no change of that total between pages (pages addressed by position then shift and
+  skip records), and the share to delete is at most the source's ``max_delete_ratio``; otherwise nothing
   is deleted and the run says why. A listing that fails deletes nothing.
 
 Two runs of the same source never overlap: the run holds the source's lock in the ledger (``Ledger.lock``).
@@ -191,6 +192,7 @@ class HarvestRun:
                     self.ledger.set_listing_watermark(self.source.id, protocol.server_time)
                 if page.matched is not None:
                     summary.matched = page.matched
+                state.unsettled = state.unsettled or page.unsettled
                 for note in page.notes:
                     log.warning("%s %s: %s", self.source.id, page.position, note)
                 for raw, previous in zip(page.records, unchanged, strict=True):
@@ -228,7 +230,7 @@ class HarvestRun:
         if summary.status == "succeeded":
             if not protocol.filtered:
                 summary.kind = "full"
-                self._delete_unseen(summary)
+                self._delete_unseen(summary, state.unsettled)
             self.ledger.end_listing(self.source.id, state.server_time or listing.watermark)
         if summary.status not in ("stopped", "timed-out"):  # a stopped run is not to go on validating
             self._validate(summary)
@@ -287,8 +289,10 @@ class HarvestRun:
         assert listing is not None
         return listing
 
-    def _delete_unseen(self, summary: RunSummary) -> None:
-        """After a complete full listing: delete the source's records it did not see, within the guards."""
+    def _delete_unseen(self, summary: RunSummary, unsettled: str | None) -> None:
+        """After a complete full listing: delete the source's records it did not see, within the guards.
+        A listing whose pages shifted under it (``unsettled``) may have skipped records the source
+        still holds: it deletes nothing, and the next stable full listing deletes what is really gone."""
         assert summary.run_id is not None
         indexed = self.store.ids(self.source.id)
         unseen = sorted(indexed - self.ledger.seen(self.source.id))
@@ -300,6 +304,12 @@ class HarvestRun:
             summary.notes.append(
                 f"{len(unseen)} record(s) not seen but none deleted: the listing gave {received} records of "
                 f"the {summary.matched} the source announced"
+            )
+            return
+        if unsettled:
+            summary.notes.append(
+                f"{len(unseen)} record(s) not seen but none deleted: {unsettled}, so the pages may have "
+                "shifted past records the source still holds; the next full harvest deletes them"
             )
             return
         ratio = len(unseen) / len(indexed)
@@ -424,6 +434,7 @@ class _RunState:
     indexed: set[str]  # ids of the source's records in the index when the run started
     seen: dict[str, str] = field(default_factory=dict)  # record id -> locator that gave it, this run
     server_time: str | None = None  # the server's clock at the start of a new listing, when it tells
+    unsettled: str | None = None  # why this run's pages may have skipped records (``Page.unsettled``)
 
 
 @dataclass(slots=True)

@@ -35,6 +35,12 @@ def report(request: pytest.FixtureRequest):
     return lines.append
 
 
+@pytest.fixture(scope="session")
+def session_report(request: pytest.FixtureRequest):
+    """``report`` for fixtures that outlive a test: a table built over several tests, printed once."""
+    return request.config.stash.setdefault(_REPORTS, []).append
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     lines = config.stash.get(_REPORTS, [])
     if lines:

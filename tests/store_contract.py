@@ -536,6 +536,24 @@ class StoreContract(ABC):
         assert found(store, time=("2020-01-01T00:00:00Z", None)) == []
         assert found(store, sortby=[Sort("updated")]) == [early.id, late.id]
 
+    def test_an_extent_written_backwards_is_kept_and_found_by_its_ends(self, store: Store) -> None:
+        """The crosswalks keep an extent ending before it begins (noting a problem); every backend
+        stores it (Elasticsearch's range fields refuse one as it stands) and tests its ends as written:
+        it starts before a span's end and ends after its start."""
+        backwards = _record(
+            "theia-oso.backwards",
+            title=_fr("Fin avant le début"),
+            temporal=[TemporalExtent(start="2012-06-01", end="2010-01-01")],
+        )
+        store.upsert([backwards])
+        assert store.get(backwards.id) == backwards
+        assert found(store, time=("2009-01-01T00:00:00Z", "2013-12-31T23:59:59Z")) == [backwards.id]
+        assert found(store, time=("2009-01-01T00:00:00Z", None)) == [backwards.id]
+        assert found(store, time=(None, "2013-12-31T23:59:59Z")) == [backwards.id]
+        assert found(store, time=("2011-01-01T00:00:00Z", "2011-12-31T23:59:59Z")) == []
+        assert found(store, time=("2010-06-01T00:00:00Z", None)) == []
+        assert found(store, time=(None, None)) == [backwards.id]
+
     # --- equality ---------------------------------------------------------------------------------
 
     def test_ids_types_and_properties_select_records(self, loaded: Store) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
 
-from catalogue.record import BBox, Link, TemporalExtent
+from catalogue.record import BBox, Identifier, Keyword, Link, TemporalExtent
 from catalogue.stores import es_mapping
 from catalogue.stores.es_mapping import MAPPING, SETTINGS, from_document, index_body, to_document
 from harvester import formats
@@ -179,3 +181,131 @@ def test_contract_records_round_trip_with_every_shape_of_time() -> None:
 def test_keys_longer_than_lucene_takes_are_cut() -> None:
     long_title = _record("theia-oso.long", title=msgspec.structs.replace(wms().title, text="x" * 50_000))
     assert len(to_document(long_title, 1)["title_key"]) == es_mapping.MAX_KEY_CHARS
+
+
+# --- what Elasticsearch would refuse -------------------------------------------------------------
+# A document whose value does not fit its field's type is refused whole (and with it, in the store's
+# bulk writes, a harvest batch): checked here field by field, as the server checks them.
+
+LUCENE_MAX_TERM_BYTES = 32_766
+
+
+def _refusal(mapping: dict, value: object) -> str | None:
+    """Why Elasticsearch would refuse ``value`` for a field mapped ``mapping`` (``None``: it takes it)."""
+    if isinstance(value, list):
+        return next((why for v in value if (why := _refusal(mapping, v))), None)
+    kind = mapping.get("type", "object")
+    if kind == "keyword":
+        if not isinstance(value, str):
+            return f"keyword {value!r}"
+        return "immense term" if len(value.encode()) > LUCENE_MAX_TERM_BYTES else None
+    if kind in ("text", "wildcard"):
+        return None if isinstance(value, str) else f"{kind} {value!r}"
+    if kind in ("integer", "long"):
+        return None if isinstance(value, int) and not isinstance(value, bool) else f"{kind} {value!r}"
+    if kind == "double":
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else f"double {value!r}"
+    if kind in ("date_range", "integer_range"):
+        if not isinstance(value, dict) or not set(value) <= {"gte", "lte"}:
+            return f"{kind} {value!r}"
+        if kind == "date_range" and not all(
+            re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", v) for v in value.values()
+        ):
+            return f"not strict_date_time_no_millis: {value!r}"
+        if "gte" in value and "lte" in value and value["gte"] > value["lte"]:
+            return f"min value greater than max value: {value!r}"  # Lucene's range fields refuse it
+        return None
+    if kind == "geo_shape":
+        return _shape_refusal(value)
+    if kind == "object" and mapping.get("enabled") is False:
+        return None if isinstance(value, dict) else f"object {value!r}"
+    return f"unexpected mapping {mapping!r}"
+
+
+def _shape_refusal(shape: object) -> str | None:
+    if not isinstance(shape, dict) or shape.get("type") not in ("point", "linestring", "envelope"):
+        return f"geo_shape {shape!r}"
+    points = shape["coordinates"] if shape["type"] != "point" else [shape["coordinates"]]
+    if not all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in points):
+        return f"coordinates out of range: {shape!r}"
+    if shape["type"] == "envelope":
+        (west, north), (east, south) = points  # [[minLon, maxLat], [maxLon, minLat]]
+        if west > east or south > north:
+            return f"envelope not in [[minLon, maxLat], [maxLon, minLat]] order: {shape!r}"
+    if shape["type"] == "linestring" and points[0] == points[1]:
+        return f"a line of one point: {shape!r}"
+    return None
+
+
+def _refusals(document: dict) -> dict[str, str]:
+    properties = MAPPING["properties"]
+    return {
+        name: why
+        for name, value in document.items()
+        if (why := _refusal(properties[name], value)) is not None
+    }
+
+
+def hostile_records() -> list:
+    """What sources send that a strict server refuses: an extent ending before it begins (the
+    crosswalks keep it, noting a problem), keywords, platforms and identifiers beyond Lucene's term
+    limit, boxes off the globe."""
+    huge = "é" * 20_000  # 40 000 bytes
+    return [
+        _record(
+            "theia-oso.backwards",
+            title=wms().title,
+            temporal=[TemporalExtent(start="2012-06-01", end="2010-01-01"), TemporalExtent(start="2015")],
+        ),
+        _record(
+            "theia-oso.immense",
+            title=wms().title,
+            keywords=[Keyword(label=huge)],
+            platforms=[huge],
+            instruments=[huge],
+            identifiers=[Identifier(code=huge, scheme=huge)],
+            bboxes=[BBox(-200.0, 95.0, 200.0, -95.0), BBox(170.0, -10.0, -170.0, 10.0)],
+        ),
+    ]
+
+
+def test_every_document_is_one_the_server_takes() -> None:
+    records = [*corpus_records(), *catalogue_records(), faceted_sst(), faceted_polder(), *hostile_records()]
+    refused = {r.id: why for r in records if (why := _refusals(to_document(r, 1)))}
+    assert refused == {}
+
+
+def test_the_checks_catch_what_the_server_refuses() -> None:
+    """The validator above is only worth its verdicts: it refuses what Lucene refuses."""
+    props = MAPPING["properties"]
+    assert _refusal(props["temporal"], {"gte": "2012-06-01T00:00:00Z", "lte": "2010-12-31T23:59:59Z"})
+    assert _refusal(props["keyword_keys"], ["a" * 40_000])
+    assert _refusal(props["geometry"], {"type": "envelope", "coordinates": [[0.0, -5.0], [10.0, 5.0]]})
+    assert _refusal(props["years"], {"gte": 2015, "lte": 2001})
+
+
+def test_an_extent_written_backwards_is_indexed_the_right_way_round_apart() -> None:
+    backwards = to_document(hostile_records()[0], 1)
+    assert backwards["temporal"] == [{"gte": "2015-01-01T00:00:00Z"}]
+    assert backwards["temporal_reversed"] == [{"gte": "2010-01-01T23:59:59Z", "lte": "2012-06-01T00:00:00Z"}]
+    # the union the sorts and the embedded index's other tests read is as the embedded index keeps it
+    assert (backwards["time_start"], backwards["time_end"]) == (
+        "2012-06-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+    )
+    assert "temporal_reversed" not in to_document(argo(), 1)
+
+
+def test_keyword_values_beyond_the_term_limit_are_cut() -> None:
+    doc = to_document(hostile_records()[1], 1)
+    for name in ("keyword_keys", "platforms", "instruments", "xid_all_value", "xid_all_scheme", "xid_all"):
+        assert all(len(v) <= es_mapping.MAX_KEY_CHARS for v in doc[name]), name
+    assert doc["keyword_keys"] == ["e" * es_mapping.MAX_KEY_CHARS]
+
+
+def test_the_sequence_counter_has_its_own_strict_index() -> None:
+    """Created when the store opens (a cluster may forbid creating indexes on the fly); the upserted
+    counter document ``{"n": ...}`` is all its mapping takes."""
+    from catalogue.stores.elasticsearch import SEQUENCE_INDEX
+
+    assert SEQUENCE_INDEX["mappings"] == {"dynamic": "strict", "properties": {"n": {"type": "long"}}}

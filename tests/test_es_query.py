@@ -75,30 +75,29 @@ def test_bbox_intersects_with_the_antimeridian_split() -> None:
     assert point["bool"]["should"][0]["geo_shape"]["geometry"]["shape"]["type"] == "point"
 
 
+def either_way(**bounds: str) -> dict:
+    """An extent intersects the bounds, or one written backwards (indexed swapped) lies within them."""
+    return {
+        "bool": {
+            "should": [
+                {"range": {"temporal": {**bounds, "relation": "intersects"}}},
+                {"range": {"temporal_reversed": {**bounds, "relation": "within"}}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
 @pytest.mark.parametrize(
     ("time", "expected"),
     [
         (
             ("2020-01-01T00:00:00Z", "2020-12-31T23:59:59Z"),
-            {
-                "range": {
-                    "temporal": {
-                        "gte": "2020-01-01T00:00:00Z",
-                        "lte": "2020-12-31T23:59:59Z",
-                        "relation": "intersects",
-                    }
-                }
-            },
+            either_way(gte="2020-01-01T00:00:00Z", lte="2020-12-31T23:59:59Z"),
         ),
-        (
-            (None, "2007-09-30T23:59:59Z"),
-            {"range": {"temporal": {"lte": "2007-09-30T23:59:59Z", "relation": "intersects"}}},
-        ),
-        (
-            ("2021-07-01T02:00:00+02:00", None),
-            {"range": {"temporal": {"gte": "2021-07-01T00:00:00Z", "relation": "intersects"}}},
-        ),
-        ((None, None), {"exists": {"field": "temporal"}}),
+        ((None, "2007-09-30T23:59:59Z"), either_way(lte="2007-09-30T23:59:59Z")),
+        (("2021-07-01T02:00:00+02:00", None), either_way(gte="2021-07-01T00:00:00Z")),
+        ((None, None), {"exists": {"field": "time_start"}}),
     ],
 )
 def test_datetime_intersects_with_open_ends_in_utc(time: tuple, expected: dict) -> None:
@@ -243,10 +242,8 @@ def test_facet_buckets_are_cut_and_flag_more() -> None:
         ("geometry IS NULL", {"bool": {"must_not": [{"exists": {"field": "n_boxes"}}]}}),
         ("INCLUDE", {"match_all": {}}),
         ("EXCLUDE", NOTHING),
-        (
-            "T_INTERSECTS(time, INTERVAL('..', '1900-01-01'))",
-            {"range": {"temporal": {"relation": "intersects", "lte": "1900-01-01T23:59:59Z"}}},
-        ),
+        ("T_INTERSECTS(time, INTERVAL('..', '1900-01-01'))", either_way(lte="1900-01-01T23:59:59Z")),
+        ("time IS NULL", {"bool": {"must_not": [{"exists": {"field": "time_start"}}]}}),
         (
             "T_BEFORE(time, TIMESTAMP('2000-01-01T00:00:00Z'))",
             {"bool": {"filter": [{"range": {"time_end": {"lt": "2000-01-01T00:00:00Z"}}}]}},
@@ -306,3 +303,31 @@ def test_the_filter_is_anded_with_the_other_criteria() -> None:
         {"terms": {"type": ["service"]}},
         {"term": {"pole": {"value": "AERIS"}}},
     ]
+
+
+def test_an_extent_written_backwards_is_found_as_the_embedded_index_finds_it() -> None:
+    """SQLite tests ``time_start <= end AND time_end >= start`` on the extent as written; for one
+    ending before it begins, that holds when the swapped extent (``temporal_reversed``) lies within the
+    query's span, open ends included."""
+    (test,) = filters(Query(time=("2009", None)))
+    assert {"range": {"temporal_reversed": {"gte": "2009-01-01T00:00:00Z", "relation": "within"}}} in (
+        test["bool"]["should"]
+    )
+    # T_DISJOINT is read as NOT T_INTERSECTS AND time IS NOT NULL: a record whose only extent is
+    # backwards has a time (``time_start``), though no ``temporal``
+    disjoint = cql2(parse_filter("T_DISJOINT(time, INTERVAL('2000-01-01', '2001-12-31'))"))
+    has_time = {"bool": {"must_not": [{"bool": {"must_not": [{"exists": {"field": "time_start"}}]}}]}}
+    assert disjoint == {
+        "bool": {
+            "filter": [
+                {"bool": {"must_not": [either_way(gte="2000-01-01T00:00:00Z", lte="2001-12-31T23:59:59Z")]}},
+                has_time,
+            ]
+        }
+    }
+
+
+def test_keywords_are_cut_as_documents_cut_them() -> None:
+    """(externalIds are refused beyond 2048 characters, shorter than documents keep.)"""
+    long = "x" * 5_000
+    assert cql2(parse_filter(f"keywords = '{long}'")) == {"terms": {"keyword_keys": ["x" * 4000]}}

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from api import settings as config
+from catalogue.stores.elasticsearch import ElasticsearchStore, StoreWriteError, _already_deleted
 from harvester.ledger import Event, Listing, RunInfo, RunOverlap, check_settings, local_dir
 from harvester.ledgers import elasticsearch as es
 from harvester.ledgers.elasticsearch import MAPPINGS, ElasticsearchLedger
@@ -255,6 +256,48 @@ def test_event_sequence_numbers_increase_across_threads() -> None:
 def test_bad_options_are_refused_before_connecting(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ElasticsearchLedger("http://127.0.0.1:9", **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://terracat:s3cret@127.0.0.1:9",
+        "http://127.0.0.1:9,https://u:s3cret@es2:9200",
+        "u:s3cret@es:9200",
+    ],
+)
+def test_credentials_in_the_url_are_refused_without_being_quoted(url: str) -> None:
+    """The client would turn ``user:password@`` into a header, but the secret would sit in the config
+    and in any message quoting the URL: refused, the message naming the right options, not the URL."""
+    for open_backend in (ElasticsearchLedger, ElasticsearchStore):
+        with pytest.raises(ValueError, match="password_env") as error:
+            open_backend(url)
+        assert "s3cret" not in str(error.value)
+
+
+def test_a_refused_bulk_write_names_the_items_and_a_vanished_delete_is_none() -> None:
+    """Items as the bulk API answers them (``streaming_bulk`` yields them without raising)."""
+    busy = {
+        "index": {
+            "_index": "terracat-records-v1",
+            "_id": "a.b",
+            "status": 429,
+            "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"},
+        }
+    }
+    gone = {"delete": {"_index": "terracat-records-v1", "_id": "a.c", "status": 404, "result": "not_found"}}
+    assert _already_deleted(gone) and not _already_deleted(busy)
+    error = StoreWriteError([busy])
+    assert str(error) == "Elasticsearch refused 1 writes; index a.b: rejected execution"
+    assert error.refused == [busy]
+
+
+def test_check_config_accepts_the_documented_config(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert main(["check-config", str(docs / "terracat.elasticsearch.yaml")]) == 0
+    assert "OK (1 sources, store elasticsearch)" in capsys.readouterr().out
 
 
 def write_config(tmp_path: Path, ledger: object) -> Path:

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from catalogue import facets
 from catalogue.query import Facet, Query
@@ -69,6 +69,14 @@ def es_client(
     """
     if not url or not url.strip():
         raise ValueError("Elasticsearch url is empty")
+    hosts = [host.strip() for host in url.split(",") if host.strip()]
+    for host in hosts:
+        # The client would take user:password@ in a URL, which then sits in the config and in any
+        # message quoting the URL: the URL is refused, without being quoted.
+        if "@" in host:
+            raise ValueError(
+                "Elasticsearch url must not hold credentials: use username with password_env, or api_key_env"
+            )
     if username is not None and password_env is None:
         raise ValueError("Elasticsearch username given without password_env")
     if password_env is not None and username is None:
@@ -88,7 +96,6 @@ def es_client(
         options["api_key"] = api_key
     elif username is not None and password is not None:
         options["basic_auth"] = (username, password)
-    hosts = [host.strip() for host in url.split(",") if host.strip()]
     return Elasticsearch(hosts, **options)  # type: ignore[arg-type]
 
 
@@ -136,11 +143,17 @@ class ElasticsearchStore(Store):
     # --- indexes --------------------------------------------------------------------------------
 
     def _ensure_index(self) -> None:
-        """The alias and its first physical index, on first open."""
+        """The alias, its first physical index and the sequence counter's index, on first open. Created
+        here rather than left to the first write: a cluster may forbid creating indexes on the fly
+        (``action.auto_create_index``), and the counter needs no dynamic mapping. Several processes
+        (server workers, a harvest) may open a new deployment at once: an index another one has just
+        created is taken as it is, and adding the alias again changes nothing."""
+        if not self.client.indices.exists(index=self.sequence):
+            _create(self.client, self.sequence, SEQUENCE_INDEX)
         if self.client.indices.exists_alias(name=self.alias):
             return
         first = self._physical(1)
-        self.client.indices.create(index=first, **es_mapping.index_body())
+        _create(self.client, first, es_mapping.index_body())
         self.client.indices.update_aliases(actions=[{"add": {"index": first, "alias": self.alias}}])
 
     def _physical(self, version: int) -> str:
@@ -194,9 +207,14 @@ class ElasticsearchStore(Store):
         self._regroup(index, was_linked | self._linked(index, old_keys | new_keys))
 
     def _bulk(self, actions: Iterable[dict[str, Any]], refresh: str) -> None:
-        """Bulk requests of ``_BATCH`` actions, each retried with backoff on 429 (a busy cluster), then
-        the index refreshed as ``refresh`` says (``wait_for``: each request returns once searchable; a
-        rebuild's index, which nobody reads yet, is refreshed at once: ``true``)."""
+        """Bulk requests of ``_BATCH`` actions, the actions a busy cluster refused (429) sent again with
+        backoff, then the index refreshed as ``refresh`` says (``wait_for``: each request returns once
+        searchable; a rebuild's index, which nobody reads yet, is refreshed at once: ``true``).
+
+        ``raise_on_error`` stays off: with it, ``streaming_bulk`` raises at the first refused action of
+        a chunk instead of retrying the 429s. Refusals are gathered here instead; deleting or regrouping
+        a record another process has just deleted is none."""
+        refused = []
         for ok, item in helpers.streaming_bulk(
             self.client,
             actions,
@@ -204,11 +222,13 @@ class ElasticsearchStore(Store):
             max_retries=5,
             initial_backoff=1,
             max_backoff=30,
-            raise_on_error=True,
+            raise_on_error=False,
             refresh=refresh,
         ):
-            if not ok:
-                raise RuntimeError(f"Elasticsearch refused a write: {item}")
+            if not ok and not _already_deleted(item):
+                refused.append(item)
+        if refused:
+            raise StoreWriteError(refused)
 
     def _refresh_of(self, index: str) -> str:
         return self.refresh if index == self.alias else "true"
@@ -506,6 +526,42 @@ class ElasticsearchStore(Store):
 
     def close(self) -> None:
         self.client.close()
+
+
+SEQUENCE_INDEX: dict[str, Any] = {
+    "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+    "mappings": {"dynamic": "strict", "properties": {"n": {"type": "long"}}},
+}
+
+
+class StoreWriteError(RuntimeError):
+    """Elasticsearch refused some actions of a bulk write (after the retries of those it was too busy
+    for): how many, and the first reasons."""
+
+    def __init__(self, refused: list[dict[str, Any]]) -> None:
+        self.refused = refused
+        reasons = []
+        for item in refused[:3]:
+            ((action, result),) = item.items()
+            error = result.get("error")
+            reason = error.get("reason", error) if isinstance(error, dict) else error
+            reasons.append(f"{action} {result.get('_id')}: {reason}")
+        super().__init__(f"Elasticsearch refused {len(refused)} writes; " + "; ".join(reasons))
+
+
+def _already_deleted(item: dict[str, Any]) -> bool:
+    """A delete, or a regrouping's update, of a record another process has just deleted."""
+    ((action, result),) = item.items()
+    return action in ("delete", "update") and result.get("status") == 404
+
+
+def _create(client: Elasticsearch, index: str, body: dict[str, Any]) -> None:
+    """Create ``index``, unless another process has just done so."""
+    try:
+        client.indices.create(index=index, **body)
+    except BadRequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
 
 
 def _facet(request: Any, aggregation: dict[str, Any]) -> Facet:

@@ -19,7 +19,11 @@ queries, sorts and facets read, computed here once, the way the embedded index c
 - space: ``geometry``, ``geo_shape`` envelopes of the boxes, split at the antimeridian (a point or a
   line when a box is degenerate, which an envelope cannot be), and the halves' bounds as numbers
   (``lon_min``... for ``extent``), ``n_boxes``;
-- time: ``temporal``, one ``date_range`` per temporal extent (an open end left unbounded);
+- time: ``temporal``, one ``date_range`` per temporal extent (an open end left unbounded), and
+  ``temporal_reversed`` for an extent a source wrote ending before it begins (kept by the crosswalks,
+  with a problem noted): Lucene refuses a range whose start is after its end, and would refuse the
+  whole document; it is indexed the right way round there, and queries test it as the embedded index
+  compares its ends (``catalogue.stores.es_query.time_intersects``);
 - CQL2 text fields: ``description_key`` (``wildcard``: the folded abstract, no term length limit) and
   ``keyword_keys`` (each keyword and concept label, folded);
 - concepts: ``themes`` (every concept URI with its ancestors), ``theme_buckets`` (the Data Terra ones the
@@ -42,7 +46,8 @@ from catalogue.identity import group_keys
 from catalogue.record import Record, from_json, to_json
 from catalogue.stores import sqlite, sqlite_filter
 
-# A keyword longer than Lucene's term limit (32 766 bytes) fails its whole document: titles are cut.
+# A keyword longer than Lucene's term limit (32 766 bytes) fails its whole document: titles, and every
+# keyword value a source writes (keywords, facet values, identifiers), are cut (4 bytes a character at most).
 MAX_KEY_CHARS = 4000
 XID_SEPARATOR = "\x1f"  # between scheme and value: a character no identifier holds
 
@@ -132,6 +137,7 @@ MAPPING: dict[str, Any] = {
         "time_start": _KEYWORD,
         "time_end": _KEYWORD,
         "temporal": {"type": "date_range", "format": "strict_date_time_no_millis"},
+        "temporal_reversed": {"type": "date_range", "format": "strict_date_time_no_millis"},
         "geometry": {"type": "geo_shape"},
         "lon_min": {"type": "double"},
         "lon_max": {"type": "double"},
@@ -202,12 +208,13 @@ def to_document(record: Record, seq: int) -> dict[str, Any]:
         "description_key": sqlite_filter.fold(
             sqlite._join(record.abstract.all_texts() if record.abstract else [])
         ),
-        "keyword_keys": _unique(sqlite_filter.fold(t) for t in sqlite._keyword_texts(record) if t),
+        "keyword_keys": _unique(_key(sqlite_filter.fold(t)) for t in sqlite._keyword_texts(record) if t),
         "created": sqlite._optional_instant(record.created),
         "updated": sqlite._optional_instant(record.metadata_date),
         "time_start": min((start for start, _ in times), default=None),
         "time_end": max((end for _, end in times), default=None),
-        "temporal": [_date_range(start, end) for start, end in times],
+        "temporal": [_date_range(start, end) for start, end in times if start <= end],
+        "temporal_reversed": [_date_range(end, start) for start, end in times if start > end],
         "geometry": [_shape(*half) for half in halves],
         "lon_min": [h[0] for h in halves],
         "lon_max": [h[1] for h in halves],
@@ -219,17 +226,17 @@ def to_document(record: Record, seq: int) -> dict[str, Any]:
         "theme_facts": {
             theme.uri: {"parent": theme.parent, "labels": theme.labels} for theme in record_facts.themes
         },
-        "platforms": record_facts.platforms,
-        "instruments": record_facts.instruments,
-        "formats": record_facts.formats,
-        "license": record_facts.license,
+        "platforms": _unique(map(_key, record_facts.platforms)),
+        "instruments": _unique(map(_key, record_facts.instruments)),
+        "formats": _unique(map(_key, record_facts.formats)),
+        "license": _key(record_facts.license),
         "years": [_year_range(first, last) for first, last in record_facts.years],
-        "xid_own": _unique(f"{s}{XID_SEPARATOR}{v}" for s, v in own),
-        "xid_own_value": _unique(v for _, v in own),
-        "xid_own_scheme": _unique(s for s, _ in own if s),
-        "xid_all": _unique(f"{s}{XID_SEPARATOR}{v}" for s, v in every),
-        "xid_all_value": _unique(v for _, v in every),
-        "xid_all_scheme": _unique(s for s, _ in every if s),
+        "xid_own": _unique(_key(f"{s}{XID_SEPARATOR}{v}") for s, v in own),
+        "xid_own_value": _unique(_key(v) for _, v in own),
+        "xid_own_scheme": _unique(_key(s) for s, _ in own if s),
+        "xid_all": _unique(_key(f"{s}{XID_SEPARATOR}{v}") for s, v in every),
+        "xid_all_value": _unique(_key(v) for _, v in every),
+        "xid_all_scheme": _unique(_key(s) for s, _ in every if s),
         "group_keys": sorted(group_keys(record)),
         "seq": seq,
     }
@@ -243,6 +250,11 @@ def from_document(source: dict[str, Any]) -> Record:
 
 def _unique(values: Any) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
+
+
+def _key(value: str | None) -> str | None:
+    """A keyword value cut to what Lucene indexes (``MAX_KEY_CHARS``)."""
+    return value[:MAX_KEY_CHARS] if value else value
 
 
 def _date_range(start: str, end: str) -> dict[str, str]:

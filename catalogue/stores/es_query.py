@@ -33,7 +33,7 @@ from pygeofilter.backends.evaluator import handle
 from catalogue import facets
 from catalogue.query import EQUALITY_PROPERTIES, FILTERABLES, SORTABLES, ExternalId, Query, QueryError
 from catalogue.stores import sqlite, sqlite_filter
-from catalogue.stores.es_mapping import XID_SEPARATOR, envelope_query
+from catalogue.stores.es_mapping import MAX_KEY_CHARS, XID_SEPARATOR, envelope_query
 
 
 def _dsl() -> None:
@@ -182,14 +182,36 @@ def bbox(box: tuple[float, float, float, float]) -> dict[str, Any]:
 
 def time(start: str | None, end: str | None) -> dict[str, Any]:
     """Some temporal extent intersects [start, end]; (None, None): the record has one."""
+    return time_intersects(
+        None if start is None else sqlite._query_instant(start, end=False),
+        None if end is None else sqlite._query_instant(end, end=True),
+    )
+
+
+HAS_TIME = {"exists": {"field": "time_start"}}  # set exactly when the record has a temporal extent
+
+
+def time_intersects(start: str | None, end: str | None) -> dict[str, Any]:
+    """Some extent intersects [start, end] (index time text; ``None``: unbounded), as the embedded
+    index tests an extent's ends (``time_start <= end AND time_end >= start``). An extent a source wrote
+    backwards is indexed the right way round in ``temporal_reversed``: that test then holds when it
+    lies within [start, end]."""
     bounds: dict[str, Any] = {}
     if start is not None:
-        bounds["gte"] = sqlite._query_instant(start, end=False)
+        bounds["gte"] = start
     if end is not None:
-        bounds["lte"] = sqlite._query_instant(end, end=True)
+        bounds["lte"] = end
     if not bounds:
-        return {"exists": {"field": "temporal"}}
-    return {"range": {"temporal": {**bounds, "relation": "intersects"}}}
+        return HAS_TIME
+    return {
+        "bool": {
+            "should": [
+                {"range": {"temporal": {**bounds, "relation": "intersects"}}},
+                {"range": {"temporal_reversed": {**bounds, "relation": "within"}}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def year(wanted: list[str] | list[Any]) -> dict[str, Any]:
@@ -542,6 +564,8 @@ class _ES(ElasticSearchDSLEvaluator):
         field, _ = _field(lhs, "IS NULL")
         if field.kind == "geometry":
             missing = {"bool": {"must_not": [{"exists": {"field": "n_boxes"}}]}}
+        elif field.kind == "extent":
+            missing = {"bool": {"must_not": [HAS_TIME]}}
         else:
             missing = {"bool": {"must_not": [{"exists": {"field": field.es}}]}}
         exists = {"bool": {"must_not": [missing]}}
@@ -585,17 +609,13 @@ class _ES(ElasticSearchDSLEvaluator):
                 raise QueryError(f"{name} is not supported in filters on {field.name}")
             return _instant_compare(field, tests[op], period)
         if op in (kinds.TOVERLAPS, kinds.DISJOINT):  # pygeofilter reads T_INTERSECTS as OVERLAPS
-            bounds: dict[str, Any] = {"relation": "intersects"}
-            if period.start != sqlite.OPEN_START:
-                bounds["gte"] = period.start
-            if period.end != sqlite.OPEN_END:
-                bounds["lte"] = period.end
-            intersects = (
-                {"range": {"temporal": bounds}} if len(bounds) > 1 else {"exists": {"field": "temporal"}}
+            intersects = time_intersects(
+                None if period.start == sqlite.OPEN_START else period.start,
+                None if period.end == sqlite.OPEN_END else period.end,
             )
             if op == kinds.TOVERLAPS:
                 return _Cond(intersects)
-            return _Cond({"bool": {"filter": [{"exists": {"field": "temporal"}}], "must_not": [intersects]}})
+            return _Cond({"bool": {"filter": [HAS_TIME], "must_not": [intersects]}})
         tests_of = {
             kinds.BEFORE: [{"range": {"time_end": {"lt": period.start}}}],
             kinds.AFTER: [{"range": {"time_start": {"gt": period.end}}}],
@@ -682,9 +702,11 @@ def _text(field: _Field, value: Any, folded: bool) -> str:
     if not isinstance(value, str):
         raise QueryError(f"{field.name} takes text, got {value!r}")
     if field.kind == "title":
-        return sqlite.sort_key(value)[:4000]
-    if field.kind in ("text", "words"):
+        return sqlite.sort_key(value)[:MAX_KEY_CHARS]
+    if field.kind == "text":
         return sqlite_filter.fold(value) or ""
+    if field.kind == "words":
+        return (sqlite_filter.fold(value) or "")[:MAX_KEY_CHARS]
     return value
 
 

@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 _PAGE = 1000  # documents per search page and per bulk request
 _MAX_ID_BYTES = 512  # Elasticsearch's limit on a document _id
 _REFRESH = ("true", "wait_for")
+_BULK_RETRIES = 5  # of the operations a bulk request's answer refuses with 429
 Operation = list[dict[str, Any]]  # a bulk action line, and its document unless it deletes
 
 _STORED = {"type": "keyword", "index": False, "doc_values": False}  # kept in _source, never searched
@@ -304,6 +305,11 @@ def bulk_errors(response: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
+def _status(item: Mapping[str, Any]) -> int:
+    ((_, result),) = item.items()
+    return int(result.get("status", 200))
+
+
 class _Clock:
     """Event sequence numbers: nanoseconds since the epoch, strictly increasing within the process."""
 
@@ -417,10 +423,23 @@ class ElasticsearchLedger(Ledger):
             after = hits[-1]["sort"]
 
     def _bulk(self, operations: list[Operation]) -> None:
-        """Bulk requests of at most ``_PAGE`` operations each."""
+        """Bulk requests of at most ``_PAGE`` operations each. A busy cluster answers a bulk request
+        200 and refuses some of its operations with 429 (the client's own retries only cover a request
+        refused whole): those are sent again, after a growing pause, ``_BULK_RETRIES`` times at most."""
         for start in range(0, len(operations), _PAGE):
-            chunk = [line for operation in operations[start : start + _PAGE] for line in operation]
-            if chunk and (errors := bulk_errors(self.client.bulk(operations=chunk, refresh=self.refresh))):
+            pending = operations[start : start + _PAGE]
+            for attempt in range(_BULK_RETRIES + 1):
+                if attempt:
+                    time.sleep(min(30.0, 2.0 ** (attempt - 1)))
+                chunk = [line for operation in pending for line in operation]
+                response = self.client.bulk(operations=chunk, refresh=self.refresh)
+                items = zip(pending, response["items"], strict=True)
+                busy = [operation for operation, item in items if _status(item) == 429]
+                errors = bulk_errors(response)
+                if not busy or attempt == _BULK_RETRIES or len(busy) < len(errors):
+                    break
+                pending = busy
+            if errors:
                 raise LedgerError(f"{len(errors)} ledger writes refused, first: {errors[0]}")
 
     def _index_op(self, kind: str, key: str, document: dict[str, Any]) -> Operation:

@@ -48,6 +48,9 @@ class Page:
     received_bytes: int = 0  # size of the response, for throughput figures
     notes: list[str] = field(default_factory=list)  # protocol anomalies worth telling an admin
     checkpoint: dict[str, Any] | None = None  # where to continue after this page; None: cannot resume here
+    # The source's total changed between two pages: pages addressed by position shifted, so a record the
+    # source still holds may have been skipped, and the listing must not ground deletions (says why).
+    unsettled: str | None = None
 
 
 class Protocol(ABC):

@@ -193,6 +193,7 @@ class _Step:
     next_start: int | None = None
     next_download: Future[_Download] | None = None
     failure: ListingError | None = None
+    unsettled: str | None = None  # ``Page.unsettled``
 
 
 class _ServerException(ListingError):
@@ -252,6 +253,7 @@ class _Listing:
             received_bytes=len(download.content),
             notes=step.notes,
             checkpoint=self.request.checkpoint(step.next_start or download.start + len(records)),
+            unsettled=step.unsettled,
         )
         return step, page
 
@@ -298,9 +300,10 @@ class _Listing:
         if step.returned is not None and step.returned != count:
             step.notes.append(f"numberOfRecordsReturned={step.returned} but the page holds {count} records")
         if self.matched is not None and matched != self.matched:
-            step.notes.append(
+            step.unsettled = (
                 f"numberOfRecordsMatched changed from {self.matched} to {matched} during the listing"
             )
+            step.notes.append(step.unsettled)
         self.matched = matched
         if step.failure is not None:
             return

@@ -15,8 +15,9 @@ Why it works the way it does:
 - The server's total is ``numberMatched`` (OGC API) or ``context.matched`` (the STAC context extension
   that GEODES and older stac-fastapi still send).
 - A listing that cannot go on raises ``ListingError`` after its last good page: a next link that repeats
-  an earlier request, an empty page although the total says more remain, a page that is not JSON or not
-  a FeatureCollection. The harvest then knows its listing is incomplete and deletes nothing.
+  an earlier request, a page holding the very objects of an earlier one (next links with ever new tokens
+  that go round in a loop), an empty page although the total says more remain, a page that is not JSON
+  or not a FeatureCollection. The harvest then knows its listing is incomplete and deletes nothing.
 - Downloads run in a background thread, one request in flight: the next page is requested as soon as
   this one is parsed, before it is handed over, so the download overlaps the caller's work on it.
 - Each page is parsed once; every object becomes its own record: its JSON re-encoded without the
@@ -27,6 +28,7 @@ Why it works the way it does:
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -139,10 +141,20 @@ def next_request(document: dict[str, Any], base: str, current: Request) -> Reque
 
 def decode(response: Response) -> Any:
     """The JSON of a response; a UTF-8 byte order mark (Windows editors write one into static
-    catalogues) is skipped."""
+    catalogues) is skipped.
+
+    An unpaired UTF-16 surrogate escape (``"\\ud800"``) is JSON but no text, and msgspec refuses the
+    whole page for it. Such a page is read with the standard library, which keeps the surrogate: the
+    object holding it is then rejected on its own (``records``), and the objects around it harvested."""
+    content = response.content.removeprefix(b"\xef\xbb\xbf")
     try:
-        return msgspec.json.decode(response.content.removeprefix(b"\xef\xbb\xbf"))
+        return msgspec.json.decode(content)
     except msgspec.DecodeError as exc:
+        if "surrogate" in str(exc):
+            try:
+                return json.loads(content)
+            except (ValueError, RecursionError):
+                pass
         raise ListingError(
             f"{response.where}: the response is not JSON ({exc}){response.snippet()}"
         ) from None
@@ -214,6 +226,7 @@ class Listed:
     received_bytes: int
     notes: list[str]
     next: Request | None  # the request for the next page (already sent)
+    unsettled: str | None = None  # ``Page.unsettled``
 
 
 class Listing:
@@ -230,7 +243,10 @@ class Listing:
         self.limit = limit
         self.received = start.received
         self.matched: int | None = None
+        self.unsettled: str | None = None  # of the page just read: ``Page.unsettled``
         self.seen: dict[bytes, int] = {}  # request key -> number of the page it gave
+        # hash of a page's object ids -> its number: next links that each differ can still loop
+        self.contents: dict[int, int] = {}
         self.cap_reported = False
 
     def pages(self) -> Iterator[Listed]:
@@ -273,7 +289,9 @@ class Listing:
             following, failure = None, ListingError(f"{response.where}: {exc}")
         download = None if following is None else self._submit(following, number + 1)
         log.debug("%s: %d %s of %s", response.where, len(objects), self.member, matched)
-        listed = Listed(objects, number, matched, self.received, len(response.content), notes, following)
+        listed = Listed(
+            objects, number, matched, self.received, len(response.content), notes, following, self.unsettled
+        )
         return listed, download, failure
 
     def _document(self, response: Response) -> dict[str, Any]:
@@ -302,8 +320,10 @@ class Listing:
         returned = _count(document, "numberReturned", "returned")
         if returned is not None and returned != count:
             notes.append(f"numberReturned={returned} but the page holds {count} {self.member}")
+        self.unsettled = None
         if matched is not None and self.matched is not None and matched != self.matched:
-            notes.append(f"numberMatched changed from {self.matched} to {matched} during the listing")
+            self.unsettled = f"numberMatched changed from {self.matched} to {matched} during the listing"
+            notes.append(self.unsettled)
         self.matched = matched if matched is not None else self.matched
         return matched
 
@@ -329,6 +349,14 @@ class Listing:
                 f"the next link repeats the request of page {self.seen[following.key]}; stopping instead "
                 "of looping"
             )
+        ids = tuple(object_id(obj) for obj in document[self.member])
+        if any(ids):
+            earlier = self.contents.setdefault(hash(ids), number)
+            if earlier != number:
+                raise ListingError(
+                    f"page {number} holds the same {count} {self.member} as page {earlier} although its next "
+                    "link is new: the next links go round in a loop; stopping"
+                )
         if count == 0:
             if behind:
                 raise ListingError(
@@ -385,14 +413,25 @@ def records(
         RawRecord(
             source_id=source.id,
             format=source.format,
-            content=msgspec.json.encode(obj),
+            content=content,
             native_id=native_id(obj),
             datestamp=datestamp(obj),
             locator=f"{label} page {listed.number} #{index}",
-            element=obj,
+            element=element,
         )
         for index, obj in enumerate(listed.objects, 1)
+        for content, element in [_encoded(obj)]
     ]
+
+
+def _encoded(obj: Any) -> tuple[bytes, Any]:
+    """An object's bytes, and the object for the crosswalk. An object holding text that is no Unicode
+    (``decode``) has no UTF-8: it goes as escaped ASCII without the object, so that its crosswalk
+    rejects it as not JSON in UTF-8 (``formats.common.json_document``) and only it."""
+    try:
+        return msgspec.json.encode(obj), obj
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode(), None
 
 
 class ItemSearch(ABC):
@@ -570,6 +609,7 @@ class ItemPages:
                 received_bytes=listed.received_bytes,
                 notes=notes,
                 checkpoint=checkpoint.to_dict(),
+                unsettled=listed.unsettled,
             )
 
 

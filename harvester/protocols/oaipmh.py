@@ -214,6 +214,7 @@ class _Harvest:
         self.restarts_left = 1  # badResumptionToken restarts per run
         self.matched_before = 0  # records in the sets already listed
         self.notes: list[str] = []  # for the next page
+        self.unsettled: str | None = None  # for the next page: ``Page.unsettled``
         self.noted: set[str] = set()
 
     def pages(self) -> Iterator[Page]:
@@ -506,10 +507,11 @@ class _Harvest:
         would loop. Notes on what the page said of the listing's size."""
         if answer.complete_size is not None:
             if listing.matched is not None and answer.complete_size != listing.matched:
-                self.notes.append(
+                self.unsettled = (
                     f"completeListSize changed from {listing.matched} to {answer.complete_size} during the "
                     "listing"
                 )
+                self.notes.append(self.unsettled)
             listing.matched = answer.complete_size
         before = listing.received - len(answer.records)
         if answer.cursor is not None and answer.cursor != before and not listing.cursor_noted:
@@ -563,6 +565,7 @@ class _Harvest:
                 "cursor": listing.received,
             }
         notes, self.notes = self.notes, []
+        unsettled, self.unsettled = self.unsettled, None
         log.debug("%s: %d records of %s", answer.where, len(answer.records), matched)
         return Page(
             records=answer.records,
@@ -571,6 +574,7 @@ class _Harvest:
             received_bytes=answer.size,
             notes=notes,
             checkpoint=checkpoint,
+            unsettled=unsettled,
         )
 
     def _note_once(self, kind: str, note: str) -> None:

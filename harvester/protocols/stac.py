@@ -260,6 +260,7 @@ class _Api:
             received_bytes=listed.received_bytes,
             notes=notes,
             checkpoint=checkpoint,
+            unsettled=listed.unsettled,
         )
 
 
