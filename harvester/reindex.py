@@ -20,11 +20,12 @@ harvested (``RunOverlap``).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TypeVar
 
@@ -117,7 +118,7 @@ def reindex(
     error before the index is rebuilt leaves index and ledger unchanged."""
     started = time.perf_counter()
     configured = sources or {}
-    with ExitStack() as locks:
+    with ExitStack() as locks, _fewer_collections():
         for source_id in sorted(set(configured) | set(ledger.source_ids())):
             locks.enter_context(source_lock(ledger, source_id))
         with tempfile.TemporaryFile() as spool:
@@ -153,18 +154,36 @@ class _Renormalised:
 
     def records(self) -> Iterator[Record]:
         """The index's records in indexing order, then the ledger's others (only their ids are kept
-        meanwhile, to tell them apart)."""
+        meanwhile, to tell them apart). The crosswalk of each batch starts before the batch before it
+        is enriched and indexed, so that the workers crosswalk while this process works (as a harvest
+        reads a page ahead) rather than each waiting for the other."""
+        pending = None
+        for batch in self._batches():
+            started = self._started(batch)
+            if pending is not None:
+                yield from self._batch(*pending)
+            pending = started
+        if pending is not None:
+            yield from self._batch(*pending)
+
+    def _batches(self) -> Iterator[list[tuple[RawRecord | None, Record | None, str | None]]]:
+        """``(raw, indexed version, harvest time)``, a batch at a time: the index's records, then the
+        ledger's raws the index does not hold. Those are looked for only when the ledger's record ids
+        (read without their raws) name one: reading and decompressing every raw again to find none
+        costs a large catalogue minutes."""
         indexed: set[str] = set()
         for batch in _batches(self.store.scan()):
             indexed.update(old.id for old in batch)
-            yield from self._batch([(self.ledger.raw(old.id), old, None) for old in batch])
+            yield [(self.ledger.raw(old.id), old, None) for old in batch]
+        sources = sorted(set(self.sources) | set(self.ledger.source_ids()))
+        if all(k.record_id in indexed for s in sources for k in self.ledger.known(s).values()):
+            return
         restored = (
             (raw, None, harvested_at)
             for raw, harvested_at in self.ledger.raw_records(_BATCH)
             if raw.locator not in indexed
         )
-        for batch in _batches(restored):
-            yield from self._batch(batch)
+        yield from _batches(restored)
 
     def report_unmapped(self) -> None:
         """The spooled unmapped keywords to the ledger, replacing what it reported for those records."""
@@ -176,9 +195,16 @@ class _Renormalised:
                 [(record_id, label, cited) for record_id, keywords in entries for label, cited in keywords],
             )
 
-    def _batch(self, batch: list[tuple[RawRecord | None, Record | None, str | None]]) -> Iterator[Record]:
+    def _started(
+        self, batch: list[tuple[RawRecord | None, Record | None, str | None]]
+    ) -> tuple[list[tuple[RawRecord | None, Record | None, str | None]], Iterator[Outcome]]:
+        """The batch with the crosswalk outcomes of its raws, their crosswalk started."""
+        return batch, self._crosswalked([(raw, old) for raw, old, _ in batch if raw is not None])
+
+    def _batch(
+        self, batch: list[tuple[RawRecord | None, Record | None, str | None]], outcomes: Iterator[Outcome]
+    ) -> Iterator[Record]:
         """Each ``(raw, indexed version, harvest time)`` as the record the new index gets, in order."""
-        outcomes = self._crosswalked([(raw, old) for raw, old, _ in batch if raw is not None])
         accepted: dict[int, Record] = {}  # position in the batch -> its crosswalked record
         for position, (raw, old, _) in enumerate(batch):
             if raw is not None and (record := self._accepted(raw, old, next(outcomes))) is not None:
@@ -201,14 +227,15 @@ class _Renormalised:
                 yield old
 
     def _crosswalked(self, pairs: list[tuple[RawRecord, Record | None]]) -> Iterator[Outcome]:
-        """The crosswalk outcome of each raw, in order; the raws of one pole go to the workers together."""
+        """The crosswalk outcome of each raw, in order; the raws of one pole go to the workers together,
+        now (the outcomes are waited for when read)."""
         poles = [self._pole(raw, old) for raw, old in pairs]
-        outcomes: dict[int, Outcome] = {}
+        submitted = []
         for pole in dict.fromkeys(poles):
             positions = [i for i, p in enumerate(poles) if p == pole]
-            submitted = self.crosswalker.submit([pairs[i][0] for i in positions], pole)
-            outcomes.update(zip(positions, submitted, strict=True))
-        return (outcomes[i] for i in range(len(pairs)))
+            submitted.append((positions, self.crosswalker.submit([pairs[i][0] for i in positions], pole)))
+
+        return _in_order(submitted, len(pairs))
 
     def _pole(self, raw: RawRecord, old: Record | None) -> str | None:
         source = self.sources.get(raw.source_id)
@@ -276,11 +303,36 @@ class _Renormalised:
         return record
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The garbage collector spared what exists before the reindex (the thesaurus index, modules: a
+    full collection would traverse them every time) and run less often on the records that pass
+    through, millions of short-lived objects without cycles, freed by reference counting anyway: 15%
+    less CPU in this process, the reindex's bottleneck (measured on 20 000 records)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def _unvalidated(record: Record) -> Record:
     """The record without its validation report (which ``_validated`` adds after the comparison)."""
     if record.quality is None:
         return record
     return msgspec.structs.replace(record, quality=msgspec.structs.replace(record.quality, validation=None))
+
+
+def _in_order(submitted: list[tuple[list[int], Iterator[Outcome]]], count: int) -> Iterator[Outcome]:
+    """The outcomes of ``submitted`` (positions in the batch, their outcomes) in batch order, waited
+    for when the first is read."""
+    outcomes: dict[int, Outcome] = {}
+    for positions, pole_outcomes in submitted:
+        outcomes.update(zip(positions, pole_outcomes, strict=True))
+    yield from (outcomes[i] for i in range(count))
 
 
 def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:
