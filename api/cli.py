@@ -157,7 +157,7 @@ def _server_options(sub: argparse.ArgumentParser, *, workers: int, default: str)
 def server_workers() -> int:
     """Server processes by default: one per core, at most 4. A search is CPU-bound Python, so a
     process per core is what uses the machine; each process holds its own copy of the index's column
-    snapshot (~55 MB per 100 000 records), hence the cap."""
+    snapshot (~70 MB per 100 000 records), hence the cap."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(cores, 4))
 

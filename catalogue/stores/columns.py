@@ -24,8 +24,10 @@ number is never given twice, and a new record's is above every other: new rows g
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -48,6 +50,9 @@ _LAST = np.iinfo(np.int64).max  # the sort key of a missing value: after every o
 BOX_BITS = 16  # box k of record num is R*Tree id num << BOX_BITS | k (catalogue.stores.sqlite)
 _MOST_DEAD = 4  # a snapshot with more than 1/_MOST_DEAD dead rows is loaded whole again
 _NOTHING = np.zeros(0, dtype=np.int64)
+_CHUNK = 4096  # rows read at a time when loading a snapshot
+# glibc's ``malloc_trim``, where there is one (``_give_back``)
+_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None) if os.name == "posix" else None
 
 
 class Criteria:
@@ -94,105 +99,177 @@ class Columns:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return cls._load(conn, generation, nums)
+            loaded = cls._load(conn, generation, nums)
         finally:
             if collecting:
                 gc.enable()
+        if nums is None:
+            _give_back()
+        return loaded
 
     @classmethod
     def _load(cls, conn: sqlite3.Connection, generation: int, nums: Sequence[int] | None) -> Columns:
+        """Each table is read in chunks of ``_CHUNK`` rows, each chunk turned into arrays (texts into codes
+        of the values met so far) before the next is read: the rows of a whole table as Python objects
+        took ten times the arrays' memory while loading, and much of it stayed with the process after
+        (freed objects scattered among the survivors)."""
         self = cls(generation)
         among = "IN (SELECT value FROM json_each(?))"  # the records ``nums``
         where, params = ("", ()) if nums is None else (f" WHERE num {among}", (json.dumps(list(nums)),))
-        rows = conn.execute(
+        numbers: list[np.ndarray] = []
+        primary: list[np.ndarray] = []
+        n_times: list[np.ndarray] = []
+        n_boxes: list[np.ndarray] = []
+        coded = {name: _Codes() for name in _TEXT_COLUMNS}
+        ranked = {name: _Ranks() for name in _SORTED_COLUMNS}
+        time_start: list[np.ndarray] = []
+        time_end: list[np.ndarray] = []
+        cursor = conn.execute(
             "SELECT num, duplicate_of IS NULL, n_times, source_id, pole, resource_type, language, fair_level,"
             f" title_key, updated, created, time_start, time_end, id, fair_score, n_boxes FROM records{where}"
             " ORDER BY num",
             params,
-        ).fetchall()
-        self.n = len(rows)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 16
-        self.nums = np.array(columns[0], dtype=np.int64)
+        )
+        while rows := cursor.fetchmany(_CHUNK):
+            columns = list(zip(*rows, strict=True))
+            del rows
+            numbers.append(np.array(columns[0], dtype=np.int64))
+            primary.append(np.array(columns[1], dtype=bool))
+            n_times.append(np.array(columns[2], dtype=np.int64))
+            for name, values in zip(_TEXT_COLUMNS, columns[3:8], strict=True):
+                coded[name].add(values)
+            for name, values in zip(_SORTED_COLUMNS, columns[8:15], strict=True):
+                ranked[name].add(values)
+            n_boxes.append(np.array(columns[15], dtype=np.int64))
+            time_start.append(np.array([v or "" for v in columns[11]], dtype="S20"))
+            time_end.append(np.array([v or "" for v in columns[12]], dtype="S20"))
+        self.nums = _joined(numbers, np.int64)
+        self.n = len(self.nums)
         self.live = np.ones(self.n, dtype=bool)
-        self.primary = np.array(columns[1], dtype=bool)
-        self.n_times = np.array(columns[2], dtype=np.int64)
-        self.codes: dict[str, tuple[np.ndarray, list[str]]] = {}
-        for name, values in zip(_TEXT_COLUMNS, columns[3:8], strict=True):
-            self.codes[name] = _encode(values)
+        self.primary = _joined(primary, bool)
+        self.n_times = _joined(n_times, np.int64)
+        self.codes: dict[str, tuple[np.ndarray, list[str]]] = {
+            name: codes.finished() for name, codes in coded.items()
+        }
         # Ranks in the order of the distinct values of each column (``sorted_values``): sort keys.
         self.ranks: dict[str, np.ndarray] = {}
         self.sorted_values: dict[str, np.ndarray] = {}
-        for name, values in zip(_SORTED_COLUMNS, columns[8:15], strict=True):
-            self.ranks[name], self.sorted_values[name] = _rank(values)
-        box_ids = [
-            num << BOX_BITS | k
-            for num, count in zip(columns[0], columns[15], strict=True)
-            for k in range(count)
-        ]
-        self.time_null = np.array([v is None for v in columns[11]], dtype=bool)
-        self.time_start = np.array([v or "" for v in columns[11]], dtype="S20")
-        self.time_end = np.array([v or "" for v in columns[12]], dtype="S20")
+        for name, ranks in ranked.items():
+            self.ranks[name], self.sorted_values[name] = ranks.finished()
+        del coded, ranked
+        self.time_null = self.ranks["time_start"] < 0
+        self.time_start = _joined(time_start, "S20")
+        self.time_end = _joined(time_end, "S20")
+        del time_start, time_end
 
-        extents = conn.execute(
-            f"SELECT num, time_start, time_end FROM record_times{where}", params
-        ).fetchall()
-        many = {num for num, count in zip(columns[0], columns[2], strict=True) if count > 1}
-        extents = [e for e in extents if e[0] in many]
-        self.extent_of = self._positions([e[0] for e in extents])
-        self.extent_start = np.array([e[1] for e in extents], dtype="S20")
-        self.extent_end = np.array([e[2] for e in extents], dtype="S20")
+        # The extents of the records with several (the others' is the union, in ``time_start``/``end``).
+        many = self.nums[self.n_times > 1]
+        extent_of, extent_start, extent_end = [], [], []
+        cursor = conn.execute(f"SELECT num, time_start, time_end FROM record_times{where}", params)
+        while rows := cursor.fetchmany(_CHUNK):
+            columns = list(zip(*rows, strict=True))
+            del rows
+            of = np.array(columns[0], dtype=np.int64)
+            kept = np.isin(of, many)
+            extent_of.append(self._positions(of[kept]))
+            extent_start.append(np.array(columns[1], dtype="S20")[kept])
+            extent_end.append(np.array(columns[2], dtype="S20")[kept])
+        self.extent_of = _joined(extent_of, np.int64)
+        self.extent_start = _joined(extent_start, "S20")
+        self.extent_end = _joined(extent_end, "S20")
 
         # Some records' boxes by their ids: the R*Tree finds a box by its id, not by a function of it.
-        box_where, box_params = ("", ()) if nums is None else (f" WHERE id {among}", (json.dumps(box_ids),))
-        boxes = conn.execute(
+        if nums is None:
+            box_where, box_params = "", ()
+        else:
+            box_nums = np.repeat(self.nums, _joined(n_boxes, np.int64))
+            box_ids = (box_nums << BOX_BITS) + _ordinals(_joined(n_boxes, np.int64))
+            box_where, box_params = f" WHERE id {among}", (json.dumps(box_ids.tolist()),)
+        del n_boxes
+        box_of: list[np.ndarray] = []
+        edges: list[np.ndarray] = []
+        cursor = conn.execute(
             f"SELECT id >> {BOX_BITS}, min_lon, max_lon, min_lat, max_lat FROM record_boxes{box_where}",
             box_params,
-        ).fetchall()
-        # By west edge, so that a query tests only the boxes starting west of its east edge.
-        boxes.sort(key=lambda box: box[1])
-        self.box_of = self._positions([b[0] for b in boxes])
-        self.box_west, self.box_east, self.box_south, self.box_north = (
-            np.array([b[k] for b in boxes], dtype=np.float64) for k in range(1, 5)
         )
+        while rows := cursor.fetchmany(_CHUNK):
+            box_of.append(np.array([row[0] for row in rows], dtype=np.int64))
+            edges.append(np.array([row[1:] for row in rows], dtype=np.float64).reshape(len(rows), 4))
+            del rows
+        # By west edge, so that a query tests only the boxes starting west of its east edge.
+        of, box_edges = _joined(box_of, np.int64), np.concatenate(edges) if edges else np.zeros((0, 4))
+        del box_of, edges
+        order = np.argsort(box_edges[:, 0], kind="stable")
+        self.box_of = self._positions(of[order])
+        self.box_west, self.box_east, self.box_south, self.box_north = (
+            np.ascontiguousarray(box_edges[order, k]) for k in range(4)
+        )
+        del of, box_edges, order
 
         # A concept's records, as one text per concept: far fewer rows to read than one per pair.
-        concept_rows = conn.execute(
+        cursor = conn.execute(
             "SELECT c.uri, group_concat(rc.num) FROM record_concepts AS rc"
             " JOIN concepts AS c ON c.id = rc.concept"
             f"{'' if nums is None else f' WHERE rc.num {among}'} GROUP BY rc.concept",
             params,
-        ).fetchall()
+        )
         self.concept_records = {
-            uri: self._positions(np.array(text.split(","), dtype=np.int64)) for uri, text in concept_rows
+            uri: self._positions(np.array(text.split(","), dtype=np.int64)) for uri, text in cursor
         }
 
-        facts = {
-            num: facet_values.decode(blob)
-            for num, blob in conn.execute(f"SELECT num, facts FROM record_facets{where}", params)
-        }
-        listed = [facts.get(int(num)) or facet_values.Facts() for num in self.nums]
-        self.multi: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = {
-            name: _multi([getattr(f, field) for f in listed]) for name, field in _MULTI.items()
-        }
-        self.multi["theme"] = _multi([[t.uri for t in f.themes] for f in listed])
-        self.codes["license"] = _encode([f.license for f in listed])
+        self._load_facts(conn, where, params)
+        return self
+
+    def _load_facts(self, conn: sqlite3.Connection, where: str, params: tuple[object, ...]) -> None:
+        """The facet values that no column holds, decoded a chunk of records at a time (a record without
+        facts has none)."""
+        multi = {name: _Entries() for name in (*_MULTI, "theme")}
+        licences = _Codes()
+        licence_at: list[np.ndarray] = []
         self.theme_labels: dict[str, dict[str, str]] = {}
         self.theme_parents: dict[str, str] = {}
-        for f in listed:
-            for theme in f.themes:
-                if theme.labels and theme.uri not in self.theme_labels:
-                    self.theme_labels[theme.uri] = theme.labels
-                if theme.parent:
-                    self.theme_parents.setdefault(theme.uri, theme.parent)
-        spans = [(i, first, last) for i, f in enumerate(listed) for first, last in f.years]
+        years: list[np.ndarray] = []
         self.year = now = facet_values.this_year()
-        of = np.array([s[0] for s in spans], dtype=np.int64)
-        first = np.maximum(np.array([s[1] for s in spans], dtype=np.int64), facet_values.FIRST_YEAR)
-        last = np.minimum(np.array([now if s[2] is None else s[2] for s in spans], dtype=np.int64), now)
+        cursor = conn.execute(f"SELECT num, facts FROM record_facets{where} ORDER BY num", params)
+        while rows := cursor.fetchmany(_CHUNK):
+            of = np.array([row[0] for row in rows], dtype=np.int64)
+            at = np.minimum(np.searchsorted(self.nums, of), max(self.n - 1, 0))
+            known = self.nums[at] == of if self.n else np.zeros(len(of), dtype=bool)
+            listed = [facet_values.decode(row[1]) for row in rows]
+            del rows
+            positions = at[known].tolist()
+            listed = [f for f, ok in zip(listed, known.tolist(), strict=True) if ok]
+            for name, field in _MULTI.items():
+                multi[name].add(positions, [getattr(f, field) for f in listed])
+            multi["theme"].add(positions, [[t.uri for t in f.themes] for f in listed])
+            licence_at.append(at[known])
+            licences.add([f.license for f in listed])
+            for f in listed:
+                for theme in f.themes:
+                    if theme.labels and theme.uri not in self.theme_labels:
+                        self.theme_labels[theme.uri] = theme.labels
+                    if theme.parent:
+                        self.theme_parents.setdefault(theme.uri, theme.parent)
+            spanned = [
+                (i, first, now if last is None else last)
+                for i, f in zip(positions, listed, strict=True)
+                for first, last in f.years
+            ]
+            years.append(np.array(spanned, dtype=np.int64).reshape(len(spanned), 3))
+            del listed, spanned
+        self.multi: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]] = {
+            name: entries.finished(self.n) for name, entries in multi.items()
+        }
+        codes, names = licences.finished()
+        self.codes["license"] = (np.zeros(self.n, dtype=np.intp), names)
+        self.codes["license"][0][_joined(licence_at, np.int64)] = codes
+        spanned = np.concatenate(years) if years else np.zeros((0, 3), dtype=np.int64)
+        of = spanned[:, 0]
+        first = np.maximum(spanned[:, 1], facet_values.FIRST_YEAR)
+        last = np.minimum(spanned[:, 2], now)
         kept = first <= last  # the ranges stay disjoint: each is clipped apart
         self.year_of, self.year_first, self.year_last = of[kept], first[kept], last[kept]
         self.year_rows = _rows(self.year_of, self.n)
-        return self
 
     def _positions(self, nums: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positions of record numbers known to be in the snapshot."""
@@ -515,23 +592,99 @@ class Columns:
         return {str(low + k): int(c) for k, c in enumerate(counts.tolist()) if c}
 
 
-def _encode(values: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
-    """Codes and the distinct values: code ``k`` is ``names[k - 1]``, ``0`` none (so that a count of the
-    codes is the counts of the values after that of none)."""
-    names = sorted({v for v in values if v is not None})
-    code = {name: i for i, name in enumerate(names, start=1)}
-    return np.array([code[v] if v is not None else 0 for v in values], dtype=np.intp), names
+class _Codes:
+    """The codes of a text column read in chunks: each value numbered when first met, renumbered in the
+    order of the values once all are read (see ``finished``)."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, int] = {}
+        self.parts: list[np.ndarray] = []
+
+    def add(self, values: Sequence[str | None]) -> None:
+        code = self.code
+        self.parts.append(
+            np.array([-1 if v is None else code.setdefault(v, len(code)) for v in values], dtype=np.intp)
+        )
+
+    def finished(self) -> tuple[np.ndarray, list[str]]:
+        """Codes and the distinct values: code ``k`` is ``names[k - 1]``, ``0`` none (so that a count of
+        the codes is the counts of the values after that of none)."""
+        names = sorted(self.code)
+        renumbered = np.zeros(len(names) + 1, dtype=np.intp)  # the last entry: none (-1)
+        renumbered[[self.code[name] for name in names]] = np.arange(1, len(names) + 1)
+        return renumbered[_joined(self.parts, np.intp)], names
 
 
-def _rank(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
-    """Dense ranks in SQLite's order (texts by code point, as BINARY compares UTF-8), ``-1`` for NULL,
-    and the distinct values in that order."""
-    distinct = sorted({v for v in values if v is not None})
-    rank = {v: i for i, v in enumerate(distinct)}
-    ranks = np.array([rank[v] if v is not None else -1 for v in values], dtype=np.int64)
-    ordered = np.empty(len(distinct), dtype=object)
-    ordered[:] = distinct
-    return ranks, ordered
+class _Ranks:
+    """Dense ranks of a column read in chunks, in SQLite's order (texts by code point, as BINARY compares
+    UTF-8), ``-1`` for NULL, and the distinct values in that order: each chunk's distinct values are
+    sorted apart, and those of all the chunks merged at the end (no dict of every value: most columns'
+    values are nearly all distinct)."""
+
+    def __init__(self) -> None:
+        self.distinct: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, values: Sequence[object]) -> None:
+        known = np.array([v is not None for v in values], dtype=bool)
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        distinct, inverse = np.unique(array[known], return_inverse=True)
+        codes = np.full(len(values), -1, dtype=np.int64)
+        codes[known] = inverse.reshape(-1) + self.count
+        self.count += len(distinct)
+        self.distinct.append(distinct)
+        self.parts.append(codes)
+
+    def finished(self) -> tuple[np.ndarray, np.ndarray]:
+        every = np.concatenate(self.distinct) if self.distinct else np.zeros(0, dtype=object)
+        ordered, rank = np.unique(every, return_inverse=True)
+        rank = np.append(rank.reshape(-1), -1)  # code -1 (NULL) picks the last entry
+        return rank[_joined(self.parts, np.int64)], ordered.astype(object)
+
+
+class _Entries:
+    """A multi-valued facet read in chunks: (record position, value code) pairs."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, int] = {}
+        self.of: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []
+
+    def add(self, positions: list[int], lists: list[list[str]]) -> None:
+        code = self.code
+        self.of.append(np.repeat(np.array(positions, dtype=np.int64), [len(values) for values in lists]))
+        self.parts.append(
+            np.array([code.setdefault(v, len(code)) for values in lists for v in values], dtype=np.int64)
+        )
+
+    def finished(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """(record position, value code) pairs in record order, where each record's start (``_rows``),
+        and the distinct values, sorted (each list holds a value once)."""
+        names = sorted(self.code)
+        renumbered = np.zeros(len(names), dtype=np.int64)
+        renumbered[[self.code[name] for name in names]] = np.arange(len(names))
+        of = _joined(self.of, np.int64)
+        return of, _rows(of, n), renumbered[_joined(self.parts, np.int64)], names
+
+
+def _give_back() -> None:
+    """Returns the free memory of the C heap to the system, after a whole load: the chunks' arrays and
+    the load's temporaries, once freed, stay in the heap among the arrays made after them (190 MB of
+    880 MB resident for 10^6 records), and glibc gives back only what ends the heap unless asked."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+def _joined(parts: list[np.ndarray], dtype: object) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _ordinals(counts: np.ndarray) -> np.ndarray:
+    """``0..count - 1`` for each count, one after the other."""
+    ends = np.cumsum(counts)
+    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - counts, counts)
 
 
 def _merged_ranks(
@@ -576,7 +729,7 @@ def _merged_multi(
     more: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]],
     n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """A multi-valued facet of ``n`` rows with the rows of ``more`` appended (see ``_multi``)."""
+    """A multi-valued facet of ``n`` rows with the rows of ``more`` appended (see ``_Entries``)."""
     of, rows, codes, names = multi
     more_of, more_rows, more_codes, more_names = more
     code = {name: i for i, name in enumerate(names)}
@@ -589,16 +742,6 @@ def _merged_multi(
         np.concatenate([codes, translated[more_codes]]),
         names,
     )
-
-
-def _multi(lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """A multi-valued facet as (record position, value code) pairs in record order, where each record's
-    start (``_rows``), and the distinct values (each list holds a value once)."""
-    names = sorted({v for values in lists for v in values})
-    code = {name: i for i, name in enumerate(names)}
-    of = np.repeat(np.arange(len(lists), dtype=np.int64), [len(values) for values in lists])
-    codes = np.array([code[v] for values in lists for v in values], dtype=np.int64)
-    return of, _rows(of, len(lists)), codes, names
 
 
 def _rows(of: np.ndarray, n: int) -> np.ndarray:

@@ -299,7 +299,7 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path, busy_timeout: float = 30.0, columns: bool = True) -> None:
         """``columns``: search on a columnar snapshot in memory (``catalogue.stores.columns``; about
-        55 MB per 10^5 records, up to 400 MB more while one loads), brought up to date after each write;
+        70 MB per 10^5 records, 20-200 MB more while one loads), brought up to date after each write;
         ``False``: every search in SQL, and facets counted on a snapshot of the matches alone."""
         self.path = Path(path)
         self._use_columns = columns
