@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
-from pygeofilter import ast, values
+from pygeofilter import ast
 from pygeofilter.backends.evaluator import handle
 
+from catalogue import cql2 as cql
 from catalogue import facets
-from catalogue.query import EQUALITY_PROPERTIES, FILTERABLES, SORTABLES, ExternalId, Query, QueryError
+from catalogue.query import EQUALITY_PROPERTIES, SORTABLES, ExternalId, Query, QueryError
 from catalogue.stores import sqlite, sqlite_filter
 from catalogue.stores.es_mapping import MAX_KEY_CHARS, XID_SEPARATOR, envelope_query
 
@@ -57,15 +57,8 @@ MAX_RESULT_WINDOW = 10_000  # Elasticsearch's default index.max_result_window
 # bm25 weights of the embedded index's FTS columns, as boosts.
 TEXT_FIELDS = {"title_text": 10.0, "abstract_text": 2.0, "keyword_text": 5.0, "other_text": 1.0}
 
-SORT_FIELDS = {
-    "title": "title_key",
-    "updated": "updated",
-    "created": "created",
-    "start": "time_start",
-    "end": "time_end",
-    "id": "id",
-    "fair": "fair_score",
-}
+# The documents' sort fields are named after the embedded index's columns (``es_mapping``).
+SORT_FIELDS = sqlite._SORT_COLUMNS
 PROPERTY_FIELDS = {
     "source": "source",
     "pole": "pole",
@@ -90,7 +83,6 @@ FACET_FIELDS = {
     "fair_level": "fair_level",
     "year": "years",
 }
-assert set(SORT_FIELDS) == set(SORTABLES)
 assert {*PROPERTY_FIELDS, "year"} == set(EQUALITY_PROPERTIES)
 
 _TERMS_ORDER = {
@@ -332,43 +324,6 @@ def search_body(query: Query, primaries: list[str] | None = None) -> dict[str, A
 # --- CQL2 -----------------------------------------------------------------------------------------
 
 
-class _Field(NamedTuple):
-    name: str
-    kind: (
-        str  # as ``sqlite_filter``'s kinds: code, title, text, words, theme, facet, instant, extent, geometry
-    )
-    es: str  # the document field
-
-
-_FIELDS: dict[str, tuple[str, str]] = {
-    "id": ("code", "id"),
-    "type": ("code", "type"),
-    "pole": ("code", "pole"),
-    "source": ("code", "source"),
-    "language": ("code", "language"),
-    "fair_level": ("code", "fair_level"),
-    "title": ("title", "title_key"),
-    "description": ("text", "description_key"),
-    "keywords": ("words", "keyword_keys"),
-    "theme": ("theme", "themes"),
-    "platform": ("facet", "platforms"),
-    "instrument": ("facet", "instruments"),
-    "format": ("facet", "formats"),
-    "license": ("facet", "license"),
-    "year": ("facet", "years"),
-    "created": ("instant", "created"),
-    "updated": ("instant", "updated"),
-    "time": ("extent", "temporal"),
-    "datetime": ("extent", "temporal"),
-    "geometry": ("geometry", "geometry"),
-}
-assert set(_FIELDS) == set(FILTERABLES)
-
-
-class _Folded(NamedTuple):
-    inner: Any
-
-
 class _Cond(NamedTuple):
     """A query and the fields whose missing value makes it unknown (CQL2's three-valued logic)."""
 
@@ -376,87 +331,59 @@ class _Cond(NamedTuple):
     nullable: frozenset[str] = frozenset()
 
 
-class _Period(NamedTuple):
-    start: str
-    end: str
-
-
-_COMPARISONS = {
-    ast.ComparisonOp.EQ: "=",
-    ast.ComparisonOp.NE: "<>",
-    ast.ComparisonOp.LT: "<",
-    ast.ComparisonOp.LE: "<=",
-    ast.ComparisonOp.GT: ">",
-    ast.ComparisonOp.GE: ">=",
-}
-_MIRRORED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _RANGE = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 _MATCH_ALL: dict[str, Any] = {"match_all": {}}
 
 
 def cql2(node: Any) -> dict[str, Any]:
     """The query of a CQL2 filter (a pygeofilter AST), with the embedded index's semantics
-    (``catalogue.stores.sqlite_filter``) and its error messages for what cannot be evaluated."""
-    if sqlite_filter._depth(node) > sqlite_filter.MAX_DEPTH:
-        raise QueryError(f"filter is nested too deeply (more than {sqlite_filter.MAX_DEPTH} levels)")
+    (``catalogue.stores.sqlite_filter``) and the checks and error messages of ``catalogue.cql2``."""
+    cql.check_depth(node)
     try:
         condition = _ES().evaluate(node)
     except NotImplementedError as err:  # an operator pygeofilter's evaluator has no handler for
         raise QueryError(f"filter: {err}") from None
-    return _condition(condition).query
+    return cql.condition(condition, _Cond).query
 
 
-class _ES(ElasticSearchDSLEvaluator):
+class _ES(ElasticSearchDSLEvaluator, cql.Evaluator):
     """pygeofilter's Elasticsearch evaluator, its handlers replaced where the embedded index's
     semantics differ from its own (``match`` on analysed text, no three-valued NOT, temporal
-    predicates on one date field) and every leaf checked as ``sqlite_filter`` checks it. Conditions are
-    plain request-body dicts rather than ``elasticsearch_dsl`` objects: the body is what is sent."""
+    predicates on one date field), with the leaves and checks ``sqlite_filter`` has (``catalogue.cql2``).
+    Conditions are plain request-body dicts rather than ``elasticsearch_dsl`` objects: the body is what
+    is sent."""
+
+    columns: ClassVar[dict[str, str]] = {  # the document field of each queryable (es_mapping)
+        "id": "id",
+        "type": "type",
+        "pole": "pole",
+        "source": "source",
+        "language": "language",
+        "fair_level": "fair_level",
+        "title": "title_key",
+        "description": "description_key",
+        "keywords": "keyword_keys",
+        "theme": "themes",
+        "platform": "platforms",
+        "instrument": "instruments",
+        "format": "formats",
+        "license": "license",
+        "year": "years",
+        "created": "created",
+        "updated": "updated",
+        "time": "temporal",
+        "datetime": "temporal",
+        "geometry": "geometry",
+    }
 
     def __init__(self) -> None:
         super().__init__(attribute_map=None, version="8.0")
-
-    def adopt(self, node: Any, *args: Any) -> Any:
-        raise QueryError(f"{sqlite_filter._describe(node)} is not supported in filters")
-
-    @handle(ast.Attribute)
-    def attribute(self, node: ast.Attribute) -> _Field:
-        if node.name not in _FIELDS:
-            raise QueryError(
-                f"unknown property {node.name!r} in filter; queryables: {', '.join(FILTERABLES)}"
-            )
-        return _Field(node.name, *_FIELDS[node.name])
-
-    @handle(*values.LITERALS, type(None))
-    def literal(self, node: Any) -> Any:
-        return node
-
-    @handle(values.Envelope, values.Geometry)
-    def shape(self, node: Any) -> Any:
-        return node
-
-    @handle(values.Interval)
-    def interval(self, node: values.Interval, start: Any, end: Any) -> _Period:
-        first = sqlite_filter._bound(start, end=False) if start is not None else sqlite.OPEN_START
-        return _Period(
-            sqlite.OPEN_START if first.startswith("0001-01-01T00:00:00") else first,
-            sqlite_filter._bound(end, end=True) if end is not None else sqlite.OPEN_END,
-        )
-
-    @handle(ast.Function)
-    def function(self, node: ast.Function, *arguments: Any) -> Any:
-        name = node.name.lower()
-        if name in ("lower", "casei", "accenti") and len(arguments) == 1:
-            return arguments[0] if isinstance(arguments[0], _Folded) else _Folded(arguments[0])
-        if name == "bbox" and len(arguments) in (4, 6):
-            west, south, east, north = arguments if len(arguments) == 4 else (*arguments[:2], *arguments[3:5])
-            return values.Envelope(west, east, south, north)
-        raise QueryError(f"function {node.name}() is not supported in filters")
 
     # --- logic
 
     @handle(ast.And, ast.Or)
     def and_or(self, node: ast.Combination, lhs: Any, rhs: Any) -> _Cond:
-        left, right = _condition(lhs), _condition(rhs)
+        left, right = cql.condition(lhs, _Cond), cql.condition(rhs, _Cond)
         if node.op == ast.CombinationOp.AND:
             query = {"bool": {"filter": [left.query, right.query]}}
         else:
@@ -465,7 +392,7 @@ class _ES(ElasticSearchDSLEvaluator):
 
     @handle(ast.Not)
     def not_(self, node: ast.Not, sub: Any) -> _Cond:
-        return _negated(_condition(sub))
+        return _negated(cql.condition(sub, _Cond))
 
     @handle(ast.Include)
     def include(self, node: ast.Include) -> _Cond:
@@ -475,99 +402,87 @@ class _ES(ElasticSearchDSLEvaluator):
 
     @handle(ast.Comparison, subclasses=True)
     def comparison(self, node: ast.Comparison, lhs: Any, rhs: Any) -> _Cond:
-        op = _COMPARISONS[node.op]
-        if not _is_field(lhs) and _is_field(rhs):
-            lhs, rhs, op = rhs, lhs, _MIRRORED[op]
-        field, folded = _field(lhs, "a comparison")
-        value = _scalar(rhs, field)
+        field, folded, op, value = cql.compared(node, lhs, rhs)
         if field.kind == "instant":
-            return _instant_compare(field, op, _period(value, field))
+            return _instant_compare(field, op, cql.period(value, field))
         if field.kind == "facet" and op in ("=", "<>"):
             test = _facet(field, [value])
             return test if op == "=" else _negated(test)
         text = _text(field, value, folded)
         if field.kind in ("code", "title", "text"):
             if field.kind == "text" and op in ("=", "<>"):
-                test = _Cond({"term": {field.es: text}}, frozenset({field.es}))
+                test = _Cond({"term": {field.column: text}}, frozenset({field.column}))
             elif op in ("=", "<>"):
                 term: dict[str, Any] = {"value": text}
                 if folded and field.kind == "code":
                     term["case_insensitive"] = True
-                test = _Cond({"term": {field.es: term}}, frozenset({field.es}))
+                test = _Cond({"term": {field.column: term}}, frozenset({field.column}))
             else:
                 if field.kind == "text" or (folded and field.kind == "code"):
                     raise QueryError(f"{field.name} cannot be compared with {op} on Elasticsearch")
-                return _Cond({"range": {field.es: {_RANGE[op]: text}}}, frozenset({field.es}))
+                return _Cond({"range": {field.column: {_RANGE[op]: text}}}, frozenset({field.column}))
             return test if op == "=" else _negated(test)
         if field.kind in ("words", "theme") and op in ("=", "<>"):
-            test = _Cond({"terms": {field.es: [text]}})
+            test = _Cond({"terms": {field.column: [text]}})
             return test if op == "=" else _negated(test)
-        raise QueryError(f"{field.name} cannot be compared with {op}{sqlite_filter._instead(field)}")
+        raise cql.refused(field, f"compared with {op}")
 
     @handle(ast.Between)
     def between(self, node: ast.Between, lhs: Any, low: Any, high: Any) -> _Cond:
-        field, folded = _field(lhs, "BETWEEN")
-        low, high = _scalar(low, field), _scalar(high, field)
+        field, folded, low, high = cql.between(lhs, low, high)
         if field.kind == "instant":
-            bounds = {"gte": _period(low, field).start, "lte": _period(high, field).end}
+            bounds = {"gte": cql.period(low, field).start, "lte": cql.period(high, field).end}
         elif field.kind in ("code", "title") and not folded:
             bounds = {"gte": _text(field, low, folded), "lte": _text(field, high, folded)}
         else:
-            raise QueryError(f"{field.name} cannot be tested with BETWEEN{sqlite_filter._instead(field)}")
-        test = _Cond({"range": {field.es: bounds}}, frozenset({field.es}))
+            raise cql.refused(field, "tested with BETWEEN")
+        test = _Cond({"range": {field.column: bounds}}, frozenset({field.column}))
         return _negated(test) if node.not_ else test
 
     @handle(ast.Like)
     def like(self, node: ast.Like, lhs: Any) -> _Cond:
-        field, _ = _field(lhs, "LIKE")
-        pattern = node.pattern
-        if isinstance(pattern, ast.Function) and pattern.name.lower() in ("lower", "casei", "accenti"):
-            pattern = pattern.arguments[0] if len(pattern.arguments) == 1 else None
-        if not isinstance(pattern, str):
-            raise QueryError(f"the pattern of LIKE on {field.name} must be text")
-        parts = sqlite_filter._like_parts(pattern, node)
+        field, _, parts = cql.like(node, lhs)
         if field.kind in ("code", "theme"):
             # Codes are ASCII: the embedded index's LIKE ignores their case; URIs are compared as written.
             wildcard = {"value": _wildcard(parts, fold_text=False), "case_insensitive": field.kind == "code"}
         elif field.kind in ("title", "text", "words"):
             wildcard = {"value": _wildcard(parts, fold_text=True)}
         else:
-            raise QueryError(f"{field.name} cannot be tested with LIKE{sqlite_filter._instead(field)}")
-        nullable = frozenset({field.es}) if field.kind in ("code", "title", "text") else frozenset()
-        test = _Cond({"wildcard": {field.es: wildcard}}, nullable)
+            raise cql.refused(field, "tested with LIKE")
+        nullable = frozenset({field.column}) if field.kind in ("code", "title", "text") else frozenset()
+        test = _Cond({"wildcard": {field.column: wildcard}}, nullable)
         return _negated(test) if node.not_ else test
 
     @handle(ast.In)
     def in_(self, node: ast.In, lhs: Any, *options: Any) -> _Cond:
-        field, folded = _field(lhs, "IN")
-        listed = [_scalar(option, field) for option in options]
+        field, folded, listed = cql.listed(lhs, options)
         if field.kind == "instant":
-            tests = [_instant_compare(field, "=", _period(v, field)).query for v in listed]
-            test = _Cond({"bool": {"should": tests, "minimum_should_match": 1}}, frozenset({field.es}))
+            tests = [_instant_compare(field, "=", cql.period(v, field)).query for v in listed]
+            test = _Cond({"bool": {"should": tests, "minimum_should_match": 1}}, frozenset({field.column}))
         elif field.kind in ("code", "title", "text", "words", "theme"):
             texts = [_text(field, v, folded) for v in listed]
             if folded and field.kind == "code":
-                should = [{"term": {field.es: {"value": t, "case_insensitive": True}}} for t in texts]
+                should = [{"term": {field.column: {"value": t, "case_insensitive": True}}} for t in texts]
                 query: dict[str, Any] = {"bool": {"should": should, "minimum_should_match": 1}}
             else:
-                query = {"terms": {field.es: texts}}
-            nullable = frozenset({field.es}) if field.kind in ("code", "title", "text") else frozenset()
+                query = {"terms": {field.column: texts}}
+            nullable = frozenset({field.column}) if field.kind in ("code", "title", "text") else frozenset()
             test = _Cond(query, nullable)
         elif field.kind == "facet":
             test = _facet(field, listed)
         else:
-            raise QueryError(f"{field.name} cannot be tested with IN{sqlite_filter._instead(field)}")
+            raise cql.refused(field, "tested with IN")
         return _negated(test) if node.not_ else test
 
     @handle(ast.IsNull)
     def null(self, node: ast.IsNull, lhs: Any) -> _Cond:
-        field, _ = _field(lhs, "IS NULL")
+        field, _ = cql.tested(lhs, "IS NULL")
         if field.kind == "geometry":
             missing = {"bool": {"must_not": [{"exists": {"field": "n_boxes"}}]}}
         elif field.kind == "extent":
             missing = {"bool": {"must_not": [HAS_TIME]}}
         else:
-            missing = {"bool": {"must_not": [{"exists": {"field": field.es}}]}}
+            missing = {"bool": {"must_not": [{"exists": {"field": field.column}}]}}
         exists = {"bool": {"must_not": [missing]}}
         return _Cond(exists if node.not_ else missing)
 
@@ -575,39 +490,21 @@ class _ES(ElasticSearchDSLEvaluator):
 
     @handle(ast.ArrayContains, ast.ArrayOverlaps)
     def array(self, node: ast.ArrayPredicate, lhs: Any, rhs: Any) -> _Cond:
-        field, folded = _field(lhs, node.op.value)
-        if field.kind not in ("words", "theme") and field.name not in facets.MULTI_VALUED:
-            multi = ", ".join(("keywords", "theme", *facets.MULTI_VALUED))
-            raise QueryError(f"{node.op.value} applies to {multi}, not {field.name}")
-        if not isinstance(rhs, list) or not rhs or not all(isinstance(v, str) for v in rhs):
-            raise QueryError(f"{node.op.value} on {field.name} takes a list of texts")
-        texts = rhs if field.kind == "facet" else [_text(field, v, folded) for v in rhs]
+        field, folded, listed = cql.array(node, lhs, rhs)
+        texts = listed if field.kind == "facet" else [_text(field, v, folded) for v in listed]
         if node.op == ast.ArrayComparisonOp.AOVERLAPS:
-            return _Cond({"terms": {field.es: texts}})
-        return _Cond({"bool": {"filter": [{"term": {field.es: t}} for t in texts]}})
+            return _Cond({"terms": {field.column: texts}})
+        return _Cond({"bool": {"filter": [{"term": {field.column: t}} for t in texts]}})
 
     # --- time
 
     @handle(ast.TemporalPredicate, subclasses=True)
     def temporal(self, node: ast.TemporalPredicate, lhs: Any, rhs: Any) -> _Cond:
-        name = sqlite_filter._describe(node)
-        field, _ = _field(lhs, name)
-        if field.kind not in ("extent", "instant"):
-            raise QueryError(f"{name} applies to time, datetime, created and updated, not {field.name}")
-        period = rhs if isinstance(rhs, _Period) else _period(_scalar(rhs, field), field)
+        field, period = cql.temporal(node, lhs, rhs)
+        if field.kind == "instant":
+            return _instant_compare(field, cql.instant_test(node, field), period)
         op = node.op
         kinds = ast.TemporalComparisonOp
-        if field.kind == "instant":
-            tests = {
-                kinds.TOVERLAPS: "=",
-                kinds.DURING: "=",
-                kinds.BEFORE: "<",
-                kinds.AFTER: ">",
-                kinds.DISJOINT: "<>",
-            }
-            if op not in tests:
-                raise QueryError(f"{name} is not supported in filters on {field.name}")
-            return _instant_compare(field, tests[op], period)
         if op in (kinds.TOVERLAPS, kinds.DISJOINT):  # pygeofilter reads T_INTERSECTS as OVERLAPS
             intersects = time_intersects(
                 None if period.start == sqlite.OPEN_START else period.start,
@@ -629,64 +526,31 @@ class _ES(ElasticSearchDSLEvaluator):
             ],
         }
         if op not in tests_of:
-            raise QueryError(f"{name} is not supported in filters")
+            raise cql.unsupported(node)
         return _Cond({"bool": {"filter": tests_of[op]}})
 
     # --- space
 
     @handle(ast.GeometryIntersects, ast.GeometryDisjoint)
     def spatial(self, node: ast.SpatialComparisonPredicate, lhs: Any, rhs: Any) -> _Cond:
-        if _is_field(rhs) and not _is_field(lhs):
-            lhs, rhs = rhs, lhs
-        field, _ = _field(lhs, sqlite_filter._describe(node))
-        if field.kind != "geometry":
-            raise QueryError(f"{sqlite_filter._describe(node)} applies to geometry, not {field.name}")
-        intersects = bbox(sqlite_filter._envelope(rhs))
+        intersects = bbox(cql.spatial(node, lhs, rhs))
         if isinstance(node, ast.GeometryIntersects):
             return _Cond(intersects)
         return _Cond({"bool": {"filter": [{"exists": {"field": "n_boxes"}}], "must_not": [intersects]}})
 
     @handle(ast.BBox)
     def bbox_(self, node: ast.BBox, lhs: Any) -> _Cond:
-        field, _ = _field(lhs, "BBOX")
-        if field.kind != "geometry":
-            raise QueryError(f"BBOX applies to geometry, not {field.name}")
-        return _Cond(bbox(sqlite_filter._checked_box(node.minx, node.miny, node.maxx, node.maxy)))
+        return _Cond(bbox(cql.bbox(node, lhs)))
 
 
-# Only the handlers above: a node pygeofilter's own evaluator would turn into a query of other semantics
-# (S_WITHIN, S_CONTAINS, EXISTS...) goes to ``adopt`` and is refused, as the embedded index refuses it.
+# Only ``catalogue.cql2``'s handlers and those above: a node pygeofilter's own evaluator would turn into a
+# query of other semantics (S_WITHIN, S_CONTAINS, EXISTS...) goes to ``adopt`` and is refused, as the
+# embedded index refuses it.
 _ES.handler_map = {
-    kind: handler for kind, handler in _ES.handler_map.items() if handler.__qualname__.startswith("_ES.")
+    kind: handler
+    for kind, handler in _ES.handler_map.items()
+    if handler not in ElasticSearchDSLEvaluator.handler_map.values()
 }
-
-
-def _is_field(value: Any) -> bool:
-    return isinstance(value, _Field) or (isinstance(value, _Folded) and isinstance(value.inner, _Field))
-
-
-def _field(value: Any, what: str) -> tuple[_Field, bool]:
-    if isinstance(value, _Folded) and isinstance(value.inner, _Field):
-        return value.inner, True
-    if isinstance(value, _Field):
-        return value, False
-    raise QueryError(f"{what} must test a queryable ({', '.join(FILTERABLES)}), not {value!r}")
-
-
-def _scalar(value: Any, field: _Field) -> Any:
-    if isinstance(value, _Folded):
-        value = value.inner
-    if _is_field(value):
-        raise QueryError(f"{field.name} can only be compared with a value, not with another property")
-    if isinstance(value, list | dict | values.Envelope | values.Geometry | _Period):
-        raise QueryError(f"{field.name} cannot be compared with {value!r}")
-    return value
-
-
-def _condition(value: Any) -> _Cond:
-    if not isinstance(value, _Cond):
-        raise QueryError(f"AND, OR and NOT combine conditions, not {value!r}")
-    return value
 
 
 def _negated(condition: _Cond) -> _Cond:
@@ -698,59 +562,48 @@ def _negated(condition: _Cond) -> _Cond:
     return _Cond(query, condition.nullable)
 
 
-def _text(field: _Field, value: Any, folded: bool) -> str:
-    if not isinstance(value, str):
-        raise QueryError(f"{field.name} takes text, got {value!r}")
+def _text(field: cql.Field, value: Any, folded: bool) -> str:
+    """A literal as the document field holds values."""
+    text = cql.text(field, value)
     if field.kind == "title":
-        return sqlite.sort_key(value)[:MAX_KEY_CHARS]
+        return sqlite.sort_key(text)[:MAX_KEY_CHARS]
     if field.kind == "text":
-        return sqlite_filter.fold(value) or ""
+        return sqlite_filter.fold(text) or ""
     if field.kind == "words":
-        return (sqlite_filter.fold(value) or "")[:MAX_KEY_CHARS]
-    return value
+        return (sqlite_filter.fold(text) or "")[:MAX_KEY_CHARS]
+    return text
 
 
-def _period(value: Any, field: _Field) -> _Period:
-    if isinstance(value, bool) or not isinstance(value, str | date):
-        raise QueryError(f"{field.name} takes a date or a timestamp, got {value!r}")
-    return _Period(sqlite_filter._bound(value, end=False), sqlite_filter._bound(value, end=True))
-
-
-def _instant_compare(field: _Field, op: str, period: _Period) -> _Cond:
-    nullable = frozenset({field.es})
+def _instant_compare(field: cql.Field, op: str, period: cql.Period) -> _Cond:
+    nullable = frozenset({field.column})
     if op == "=":
-        return _Cond({"range": {field.es: {"gte": period.start, "lte": period.end}}}, nullable)
+        return _Cond({"range": {field.column: {"gte": period.start, "lte": period.end}}}, nullable)
     if op == "<>":
-        outside = [{"range": {field.es: {"lt": period.start}}}, {"range": {field.es: {"gt": period.end}}}]
+        column = field.column
+        outside = [{"range": {column: {"lt": period.start}}}, {"range": {column: {"gt": period.end}}}]
         return _Cond({"bool": {"should": outside, "minimum_should_match": 1}}, nullable)
     bound = period.start if op in ("<", ">=") else period.end
-    return _Cond({"range": {field.es: {_RANGE[op]: bound}}}, nullable)
+    return _Cond({"range": {field.column: {_RANGE[op]: bound}}}, nullable)
 
 
-def _facet(field: _Field, listed: list[Any]) -> _Cond:
-    wanted = []
-    for value in listed:
-        if field.name == "year" and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise QueryError(f"{field.name} takes text, got {value!r}")
-        wanted.append(value)
+def _facet(field: cql.Field, listed: list[Any]) -> _Cond:
+    wanted = cql.facet_values(field, listed)
     if field.name == "year":
         return _Cond(year(wanted))
-    return _Cond({"terms": {field.es: wanted}})
+    return _Cond({"terms": {field.column: wanted}})
 
 
 _WILDCARD_SPECIAL = re.compile(r"([*?\\])")
 
 
 def _wildcard(parts: list[Any], *, fold_text: bool) -> str:
-    """A ``LIKE`` pattern (``sqlite_filter._like_parts``) as a wildcard pattern: ``*`` and ``?``,
+    """A ``LIKE`` pattern (``catalogue.cql2.like_parts``) as a wildcard pattern: ``*`` and ``?``,
     the literal text escaped (and folded as the field is)."""
     out = []
     for part in parts:
-        if part is sqlite_filter._ANY:
+        if part is cql.ANY:
             out.append("*")
-        elif part is sqlite_filter._ONE:
+        elif part is cql.ONE:
             out.append("?")
         else:
             text = (sqlite_filter.fold(part) or "") if fold_text else part
