@@ -29,10 +29,13 @@ class Enricher:
 
     def enrich(self, record: Record) -> tuple[Record, list[Keyword]]:
         """The record with its concepts, themes and FAIR rating, and its keywords no concept matched."""
-        unmapped: list[Keyword] = []
-        if self.thesaurus is not None:
-            record, unmapped = self.thesaurus.enrich(record)
-        return quality.rate(record), unmapped
+        return parallel.enriched(record, self.thesaurus)
+
+    @property
+    def portable(self) -> bool:
+        """Whether the crosswalk workers may enrich in its stead (``parallel.Crosswalker.enriched``, with
+        its thesaurus): not when a subclass adds to ``enrich``, which the workers would not run."""
+        return type(self).enrich is Enricher.enrich
 
     def validate(self, records: list[Record]) -> list[Record]:
         """The records, in order, with their SHACL validation report."""

@@ -216,6 +216,12 @@ class Ledger(ABC):
         ``native_id`` is the ledger key, its ``locator`` the record id)."""
 
     @abstractmethod
+    def raws(self, record_ids: Iterable[str]) -> dict[str, RawRecord]:
+        """The raw records of ``record_ids`` (as ``raw`` gives each), by record id; ids without one are
+        left out. Read in a few requests, not one per record: ``reindex`` reads the raw of every indexed
+        record, a million of them on a large catalogue."""
+
+    @abstractmethod
     def raw_records(self, batch_size: int = 500) -> Iterator[tuple[RawRecord, str | None]]:
         """Every raw record held, in record id order, with when the run that stored it started: what
         ``terracat reindex`` re-normalises. Read ``batch_size`` at a time, so that the ledger can be
@@ -347,6 +353,9 @@ class Delegating(Ledger):
 
     def raw(self, record_id: str) -> RawRecord | None:
         return self.inner.raw(record_id)
+
+    def raws(self, record_ids: Iterable[str]) -> dict[str, RawRecord]:
+        return self.inner.raws(record_ids)
 
     def raw_records(self, batch_size: int = 500) -> Iterator[tuple[RawRecord, str | None]]:
         return self.inner.raw_records(batch_size)

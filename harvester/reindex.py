@@ -32,13 +32,13 @@ from typing import IO, TypeVar
 import msgspec
 
 from catalogue import quality
-from catalogue.record import Keyword, Provenance, Record
+from catalogue.record import Provenance, Record
 from catalogue.store import Store
 from catalogue.urls import public_url
-from harvester import formats
+from harvester import formats, parallel
 from harvester.enrich import Enricher
 from harvester.ledger import Ledger
-from harvester.parallel import Crosswalker, Outcome, local_workers
+from harvester.parallel import Crosswalker, Enriched, Outcome, Shipment, local_workers
 from harvester.raw import RawRecord
 from harvester.run import source_lock
 from harvester.source import Source
@@ -112,18 +112,22 @@ def reindex(
 
     ``sources`` (by id) give each source's current pole and public URL; ``workers`` crosswalk processes
     (``harvester.parallel``; 0: in this process; ``None``: as for a folder, the raws being on disk too,
-    1.3x as fast on two cores as in process). The enricher validates, in its own workers, the records
-    whose content changed or whose report predates the shipped shapes. Raises ``RunOverlap`` when a
-    harvest is running; an
-    error before the index is rebuilt leaves index and ledger unchanged."""
+    1.3x as fast on two cores as in process). The workers enrich the records they crosswalk too (the
+    enricher's thesaurus is shipped to them, ``parallel.shipped``), leaving this process the index to
+    write. The enricher validates, in its own workers, the records whose content changed or whose
+    report predates the shipped shapes. Raises ``RunOverlap`` when a harvest is running; an error
+    before the index is rebuilt leaves index and ledger unchanged."""
     started = time.perf_counter()
     configured = sources or {}
     with ExitStack() as locks, _fewer_collections():
         for source_id in sorted(set(configured) | set(ledger.source_ids())):
             locks.enter_context(source_lock(ledger, source_id))
-        with tempfile.TemporaryFile() as spool:
-            crosswalker = Crosswalker(local_workers() if workers is None else workers)
-            renormalised = _Renormalised(store, ledger, enricher, configured, crosswalker, spool)
+        crosswalker = Crosswalker(local_workers() if workers is None else workers)
+        with tempfile.TemporaryFile() as spool, ExitStack() as shipping:
+            shipment = None
+            if crosswalker.workers > 0 and enricher.portable:
+                shipment = shipping.enter_context(parallel.shipped(enricher.thesaurus))
+            renormalised = _Renormalised(store, ledger, enricher, configured, crosswalker, spool, shipment)
             renormalised.summary.indexed = store.rebuild(renormalised.records())
             renormalised.report_unmapped()
     renormalised.summary.seconds = time.perf_counter() - started
@@ -143,6 +147,7 @@ class _Renormalised:
         sources: dict[str, Source],
         crosswalker: Crosswalker,
         spool: IO[bytes],
+        shipment: Shipment | None,
     ):
         self.store = store
         self.ledger = ledger
@@ -150,6 +155,7 @@ class _Renormalised:
         self.sources = sources
         self.crosswalker = crosswalker
         self.spool = spool
+        self.shipment = shipment  # the thesaurus the workers enrich with, when they do
         self.summary = ReindexSummary()
 
     def records(self) -> Iterator[Record]:
@@ -174,7 +180,8 @@ class _Renormalised:
         indexed: set[str] = set()
         for batch in _batches(self.store.scan()):
             indexed.update(old.id for old in batch)
-            yield [(self.ledger.raw(old.id), old, None) for old in batch]
+            raws = self.ledger.raws(old.id for old in batch)
+            yield [(raws.get(old.id), old, None) for old in batch]
         sources = sorted(set(self.sources) | set(self.ledger.source_ids()))
         if all(k.record_id in indexed for s in sources for k in self.ledger.known(s).values()):
             return
@@ -197,22 +204,22 @@ class _Renormalised:
 
     def _started(
         self, batch: list[tuple[RawRecord | None, Record | None, str | None]]
-    ) -> tuple[list[tuple[RawRecord | None, Record | None, str | None]], Iterator[Outcome]]:
+    ) -> tuple[list[tuple[RawRecord | None, Record | None, str | None]], Iterator[Enriched | Outcome]]:
         """The batch with the crosswalk outcomes of its raws, their crosswalk started."""
         return batch, self._crosswalked([(raw, old) for raw, old, _ in batch if raw is not None])
 
     def _batch(
-        self, batch: list[tuple[RawRecord | None, Record | None, str | None]], outcomes: Iterator[Outcome]
+        self,
+        batch: list[tuple[RawRecord | None, Record | None, str | None]],
+        outcomes: Iterator[Enriched | Outcome],
     ) -> Iterator[Record]:
         """Each ``(raw, indexed version, harvest time)`` as the record the new index gets, in order."""
-        accepted: dict[int, Record] = {}  # position in the batch -> its crosswalked record
+        accepted: dict[int, Enriched] = {}  # position in the batch -> its crosswalked, enriched record
         for position, (raw, old, _) in enumerate(batch):
             if raw is not None and (record := self._accepted(raw, old, next(outcomes))) is not None:
                 accepted[position] = record
         renormalised: dict[int, Record] = {}
-        for position, (record, unmapped) in zip(
-            accepted, self._enriched(list(accepted.values())), strict=True
-        ):
+        for position, (record, unmapped) in accepted.items():
             _, old, harvested_at = batch[position]
             renormalised[position] = self._counted(self._stamped(record, old, harvested_at), old)
             keywords = [(keyword.label, keyword.thesaurus or "") for keyword in unmapped]
@@ -226,14 +233,18 @@ class _Renormalised:
                     self.summary.kept_without_raw += 1
                 yield old
 
-    def _crosswalked(self, pairs: list[tuple[RawRecord, Record | None]]) -> Iterator[Outcome]:
-        """The crosswalk outcome of each raw, in order; the raws of one pole go to the workers together,
-        now (the outcomes are waited for when read)."""
+    def _crosswalked(self, pairs: list[tuple[RawRecord, Record | None]]) -> Iterator[Enriched | Outcome]:
+        """The crosswalk outcome of each raw, in order, enriched when the workers enrich; the raws of one
+        pole go to the workers together, now (the outcomes are waited for when read)."""
         poles = [self._pole(raw, old) for raw, old in pairs]
-        submitted = []
+        submitted: list[tuple[list[int], Iterator[Enriched | Outcome]]] = []
         for pole in dict.fromkeys(poles):
             positions = [i for i, p in enumerate(poles) if p == pole]
-            submitted.append((positions, self.crosswalker.submit([pairs[i][0] for i in positions], pole)))
+            raws = [pairs[i][0] for i in positions]
+            if self.shipment is not None:
+                submitted.append((positions, self.crosswalker.enriched(raws, pole, self.shipment)))
+            else:
+                submitted.append((positions, self.crosswalker.submit(raws, pole)))
 
         return _in_order(submitted, len(pairs))
 
@@ -243,26 +254,24 @@ class _Renormalised:
             return source.pole
         return old.pole if old is not None else None
 
-    def _accepted(self, raw: RawRecord, old: Record | None, outcome: Outcome) -> Record | None:
-        """The crosswalked record, or ``None`` with the reason counted (the indexed version stays). A
-        record the crosswalk now gives another id stays too: a reindex never moves a record."""
-        if isinstance(outcome, formats.Rejected):
-            code, message = outcome.code, outcome.message
-        elif outcome.id != raw.locator:
+    def _accepted(self, raw: RawRecord, old: Record | None, outcome: Enriched | Outcome) -> Enriched | None:
+        """The crosswalked record enriched (here, unless the workers did), or ``None`` with the reason
+        counted (the indexed version stays). A record the crosswalk now gives another id stays too: a
+        reindex never moves a record."""
+        record = outcome.record if isinstance(outcome, Enriched) else outcome
+        if isinstance(record, formats.Rejected):
+            code, message = record.code, record.message
+        elif record.id != raw.locator:
             code = "id-changed"
-            message = (
-                f"the crosswalk now gives it the id {outcome.id!r}; harvest its source again to adopt it"
-            )
-        else:
+            message = f"the crosswalk now gives it the id {record.id!r}; harvest its source again to adopt it"
+        elif isinstance(outcome, Enriched):
             return outcome
+        else:
+            return Enriched(*self.enricher.enrich(record))
         (self.summary.kept_rejected if old is not None else self.summary.not_restored).append(
             Kept(raw.locator, code, message)
         )
         return None
-
-    def _enriched(self, records: list[Record]) -> list[tuple[Record, list[Keyword]]]:
-        """Concepts, themes (and whatever a harvest adds) for each record, with its unmapped keywords."""
-        return [self.enricher.enrich(record) for record in records]
 
     def _validated(
         self, renormalised: dict[int, Record], batch: list[tuple[RawRecord | None, Record | None, str | None]]
@@ -326,10 +335,12 @@ def _unvalidated(record: Record) -> Record:
     return msgspec.structs.replace(record, quality=msgspec.structs.replace(record.quality, validation=None))
 
 
-def _in_order(submitted: list[tuple[list[int], Iterator[Outcome]]], count: int) -> Iterator[Outcome]:
+def _in_order(
+    submitted: list[tuple[list[int], Iterator[Enriched | Outcome]]], count: int
+) -> Iterator[Enriched | Outcome]:
     """The outcomes of ``submitted`` (positions in the batch, their outcomes) in batch order, waited
     for when the first is read."""
-    outcomes: dict[int, Outcome] = {}
+    outcomes: dict[int, Enriched | Outcome] = {}
     for positions, pole_outcomes in submitted:
         outcomes.update(zip(positions, pole_outcomes, strict=True))
     yield from (outcomes[i] for i in range(count))

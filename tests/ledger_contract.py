@@ -212,6 +212,23 @@ class LedgerContract(ABC):
         assert seen == sorted(rid for rid, _, _ in changed)
         assert ledger.unmapped() == [("a", "océan", "", 1)]
 
+    def test_raws_are_read_many_at_a_time(self, ledger: Ledger) -> None:
+        """More ids than one look-up takes (500 in SQLite, 1 000 in Elasticsearch), some twice, some
+        unknown, some odd: each raw found comes back as ``raw`` gives it, the unknown ones are left out."""
+        run_id = ledger.start_run("demo")
+        templates = demo_raws(count=3)
+        changed = [(f"demo:{i:05d}", f"key {i}", templates[i % 3][2]) for i in range(1_203)]
+        changed.append(("demo:" + "x" * 600 + "/é ?", "long key", templates[0][2]))
+        ledger.save(run_id, changed, [])
+        wanted = [*[rid for rid, _, _ in changed][::-1], "demo:nothing", "demo:00007", "demo:99999"]
+        found = ledger.raws(wanted)
+        assert set(found) == {rid for rid, _, _ in changed}
+        for rid, key, raw in changed[::97] + changed[-1:]:
+            back = found[rid]
+            assert back == ledger.raw(rid)
+            assert (back.content, back.native_id, back.locator) == (raw.content, key, rid)
+        assert ledger.raws([]) == {} and ledger.raws(["demo:nothing"]) == {}
+
     def test_odd_record_ids(self, ledger: Ledger) -> None:
         """Ids with slashes, spaces, accents and over 512 bytes (longer than an Elasticsearch _id)."""
         run_id = ledger.start_run("demo")

@@ -25,7 +25,7 @@ import pytest
 from api.cli import main
 from api.settings import Settings, load
 from catalogue.query import Query
-from catalogue.record import Record
+from catalogue.record import Keyword, Record
 from catalogue.store import Store, open_store
 from harvester import formats
 from harvester.enrich import Enricher
@@ -172,6 +172,29 @@ def test_reindex_adds_concepts_and_keeps_ids_order_and_primaries(
     assert (again.reindexed, again.changed, again.validated) == (len(before), 0, 0)  # reports kept
     assert {record.id: record for record in store.scan()} == after
     assert ledger.unmapped(limit=10_000) == report
+
+
+class Annotating(Enricher):
+    """An enricher that adds to ``enrich``: what it adds is not something the crosswalk workers do."""
+
+    NOTE = "annotated by the deployment's own enricher"
+
+    def enrich(self, record: Record) -> tuple[Record, list[Keyword]]:
+        record, unmapped = super().enrich(record)
+        return msgspec.structs.replace(record, warnings=[*record.warnings, self.NOTE]), unmapped
+
+
+def test_an_enricher_that_adds_to_enrich_runs_it_even_with_workers(
+    catalogue: Catalogue, enricher: Enricher
+) -> None:
+    annotating = Annotating(enricher.thesaurus)
+    assert enricher.portable and not annotating.portable
+
+    summary = catalogue.reindex(annotating, workers=2)
+
+    records = list(catalogue.store.scan())
+    assert summary.reindexed == len(records) > 0
+    assert all(Annotating.NOTE in record.warnings and record.concepts for record in records)
 
 
 def test_a_raw_the_crosswalk_now_rejects_keeps_its_indexed_version(

@@ -711,6 +711,18 @@ class ElasticsearchLedger(Ledger):
         document = self._get("raw", record_id)
         return None if document is None else raw_of(document)
 
+    def raws(self, record_ids: Iterable[str]) -> dict[str, RawRecord]:
+        """One ``mget`` per ``_PAGE`` ids."""
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, RawRecord] = {}
+        for start in range(0, len(ids), _PAGE):
+            chunk = ids[start : start + _PAGE]
+            docs = self.client.mget(index=self.index["raw"], ids=[doc_id(rid) for rid in chunk])["docs"]
+            for rid, doc in zip(chunk, docs, strict=True):
+                if doc.get("found"):
+                    found[rid] = raw_of(doc["_source"])
+        return found
+
     def raw_records(self, batch_size: int = 500) -> Iterator[tuple[RawRecord, str | None]]:
         for page in self._hits("raw", {"match_all": {}}, [{"record_id": "asc"}], size=batch_size):
             run_ids = sorted({doc["run_id"] for doc in page})

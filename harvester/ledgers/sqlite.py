@@ -99,6 +99,8 @@ CREATE TABLE IF NOT EXISTS seen (     -- the records the open listing of a sourc
     PRIMARY KEY (source_id, record_id)
 ) WITHOUT ROWID;
 """
+# Ids bound in one ``IN (...)`` look-up: under SQLite's historical limit of 999 host parameters.
+_IDS_PER_QUERY = 500
 # Columns added to ``runs`` after the first release of the ledger: (name, definition).
 _RUN_COLUMNS = (
     ("kind", "TEXT NOT NULL DEFAULT 'full'"),
@@ -278,6 +280,20 @@ class SQLiteLedger(Ledger):
             (record_id,),
         ).fetchone()
         return None if row is None else _raw(*row)
+
+    def raws(self, record_ids: Iterable[str]) -> dict[str, RawRecord]:
+        """One query per ``_IDS_PER_QUERY`` ids."""
+        ids = list(dict.fromkeys(record_ids))
+        found: dict[str, RawRecord] = {}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            rows = self._db.execute(
+                "SELECT record_id, source_id, format, content, source_key, datestamp FROM raw_records"
+                f" WHERE record_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((row[0], _raw(*row)) for row in rows)
+        return found
 
     def raw_records(self, batch_size: int = 500) -> Iterator[tuple[RawRecord, str | None]]:
         """Each batch its own statement, so the ledger can be written between two."""
