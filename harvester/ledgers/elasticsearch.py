@@ -350,7 +350,15 @@ class ElasticsearchLedger(Ledger):
             raise ValueError(f"Elasticsearch refresh must be one of {', '.join(_REFRESH)}, not {refresh!r}")
         if lock_ttl < 3:
             raise ValueError(f"lock_ttl must be at least 3 seconds, got {lock_ttl}")
-        self.client = _client(url, username, password_env, api_key_env, verify_certs, ca_certs, timeout)
+        self.client = _client(
+            url,
+            username=username,
+            password_env=password_env,
+            api_key_env=api_key_env,
+            verify_certs=verify_certs,
+            ca_certs=ca_certs,
+            timeout=timeout,
+        )
         self.prefix = prefix
         self.refresh = refresh
         self.lock_ttl = lock_ttl
@@ -940,25 +948,9 @@ class ElasticsearchLedger(Ledger):
 _CLIENT_OPTIONS = ("username", "password_env", "api_key_env", "verify_certs", "ca_certs", "timeout")
 
 
-def _client(
-    url: str,
-    username: str | None = None,
-    password_env: str | None = None,
-    api_key_env: str | None = None,
-    verify_certs: bool = True,
-    ca_certs: str | None = None,
-    timeout: float = 30.0,
-) -> Elasticsearch:
-    """The client the Elasticsearch store makes (same options, same retries), imported only when an
-    Elasticsearch ledger is used."""
+def _client(url: str, **options: Any) -> Elasticsearch:
+    """The client the Elasticsearch store makes (``es_client``: same options, same retries), imported only
+    when an Elasticsearch ledger is used."""
     from catalogue.stores.elasticsearch import es_client
 
-    return es_client(
-        url,
-        username=username,
-        password_env=password_env,
-        api_key_env=api_key_env,
-        verify_certs=verify_certs,
-        ca_certs=ca_certs,
-        timeout=timeout,
-    )
+    return es_client(url, **options)
