@@ -442,6 +442,24 @@ def shapes(n: int) -> dict[str, Callable[[random.Random], Query]]:
     return out
 
 
+def _scale_id(rng: random.Random, n: int) -> str:
+    """The id of a record of the build, at random (of its largest source)."""
+    return f"odatis-csw.scale-odatis-csw-{rng.randrange(int(n * 0.35)):07d}"
+
+
+def _timed(store: SQLiteStore, query: Query) -> tuple[float, float, int]:
+    """One search: milliseconds of wall time and of this thread's CPU, and how many records matched."""
+    began, began_cpu = time.perf_counter(), time.thread_time()
+    matched = store.search(query).matched
+    return (time.perf_counter() - began) * 1000, (time.thread_time() - began_cpu) * 1000, matched
+
+
+def _figures(runs: list[tuple[float, float, int]]) -> tuple[float, float, float, float, float]:
+    """p50 and p99 of wall time, median matched, p50 and p99 of CPU time."""
+    timings, cpu, matched = ([run[k] for run in runs] for k in range(3))
+    return _pct(timings, 50), _pct(timings, 99), statistics.median(matched), _pct(cpu, 50), _pct(cpu, 99)
+
+
 def _rss() -> dict[str, float]:
     """Resident and peak resident memory of this process, MB."""
     fields = {}
@@ -461,23 +479,21 @@ def search_figures(path: Path, n: int, repeat: int) -> dict[str, Any]:
         out["first_search_s"] = time.perf_counter() - started
         out["rss_snapshot"] = _rss()["VmRSS"]
         rng = random.Random(7)
+        # A ranked word's matches and scores are FTS5's to compute the first time a process searches
+        # it; then they are remembered, across writes too: the first searches apart, and again below
+        # with a harvest's write before each search.
+        firsts = [_timed(store, Query(q=[[word]])) for word in COMMON_WORDS]
+        out["shapes"]["q common word, first search in the process"] = _figures(firsts)
         for name, make in shapes(n).items():
-            timings, cpu, matched = [], [], []
+            out["shapes"][name] = _figures([_timed(store, make(rng)) for _ in range(repeat)])
+        with SQLiteStore(path, columns=False) as harvest:
+            writes = []
             for _ in range(repeat):
-                query = make(rng)
-                began, began_cpu = time.perf_counter(), time.thread_time()
-                result = store.search(query)
-                timings.append((time.perf_counter() - began) * 1000)
-                cpu.append((time.thread_time() - began_cpu) * 1000)
-                matched.append(result.matched)
-            out["shapes"][name] = (
-                _pct(timings, 50),
-                _pct(timings, 99),
-                statistics.median(matched),
-                _pct(cpu, 50),
-                _pct(cpu, 99),
-            )
-        ids = [f"odatis-csw.scale-odatis-csw-{rng.randrange(int(n * 0.35)):07d}" for _ in range(repeat)]
+                again = (harvest.get(_scale_id(rng, n)) for _ in range(10))
+                harvest.upsert([record for record in again if record is not None])
+                writes.append(_timed(store, Query(q=[[rng.choice(COMMON_WORDS)]])))
+            out["shapes"]["q common word, each after a write of 10 records"] = _figures(writes)
+        ids = [_scale_id(rng, n) for _ in range(repeat)]
         timings = []
         for record_id in ids:
             began = time.perf_counter()

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import gc
 import itertools
+import queue
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import msgspec
 
@@ -162,9 +164,10 @@ class _Renormalised:
         """The index's records in indexing order, then the ledger's others (only their ids are kept
         meanwhile, to tell them apart). The crosswalk of each batch starts before the batch before it
         is enriched and indexed, so that the workers crosswalk while this process works (as a harvest
-        reads a page ahead) rather than each waiting for the other."""
+        reads a page ahead) rather than each waiting for the other; and the batches are read by a
+        thread of their own (``_read_ahead``)."""
         pending = None
-        for batch in self._batches():
+        for batch in _read_ahead(self._batches()):
             started = self._started(batch)
             if pending is not None:
                 yield from self._batch(*pending)
@@ -219,12 +222,15 @@ class _Renormalised:
             if raw is not None and (record := self._accepted(raw, old, next(outcomes))) is not None:
                 accepted[position] = record
         renormalised: dict[int, Record] = {}
+        changed: set[int] = set()  # positions of the records that differ from their indexed version
         for position, (record, unmapped) in accepted.items():
             _, old, harvested_at = batch[position]
-            renormalised[position] = self._counted(self._stamped(record, old, harvested_at), old)
+            renormalised[position] = self._stamped(record, old, harvested_at)
+            if self._counted(renormalised[position], old):
+                changed.add(position)
             keywords = [(keyword.label, keyword.thesaurus or "") for keyword in unmapped]
             self.spool.write(msgspec.json.encode((record.id, keywords)) + b"\n")
-        renormalised.update(self._validated(renormalised, batch))
+        renormalised.update(self._validated(renormalised, changed, batch))
         for position, (raw, old, _) in enumerate(batch):
             if position in renormalised:
                 yield renormalised[position]
@@ -274,15 +280,20 @@ class _Renormalised:
         return None
 
     def _validated(
-        self, renormalised: dict[int, Record], batch: list[tuple[RawRecord | None, Record | None, str | None]]
+        self,
+        renormalised: dict[int, Record],
+        changed: set[int],
+        batch: list[tuple[RawRecord | None, Record | None, str | None]],
     ) -> dict[int, Record]:
         """The records with their SHACL validation: the indexed version's, when it was made with the
-        current shapes for the same content, else a new one (``catalogue.quality``)."""
+        current shapes for the same content, else a new one (``catalogue.quality``). A record
+        ``changed`` does not count is the same content (a deep comparison spared: most records are)."""
         kept, stale = {}, {}
         for position, record in renormalised.items():
             old = batch[position][1]
             report = old.quality.validation if old is not None and old.quality is not None else None
-            if old is not None and quality.current(report) and quality.same_content(record, old):
+            same = position not in changed or (old is not None and quality.same_content(record, old))
+            if old is not None and quality.current(report) and same:
                 kept[position] = quality.with_validation([record], [report])[0]
             else:
                 stale[position] = record
@@ -303,13 +314,15 @@ class _Renormalised:
             provenance = msgspec.structs.replace(base, harvested_at=harvested_at, source_url=url)
         return msgspec.structs.replace(record, provenance=provenance)
 
-    def _counted(self, record: Record, old: Record | None) -> Record:
+    def _counted(self, record: Record, old: Record | None) -> bool:
+        """Count the record; whether it differs from its indexed version (its validation aside)."""
         self.summary.reindexed += 1
         if old is None:
             self.summary.restored += 1
         elif _unvalidated(record) != _unvalidated(old):
             self.summary.changed += 1
-        return record
+            return True
+        return False
 
 
 @contextmanager
@@ -344,6 +357,50 @@ def _in_order(
     for positions, pole_outcomes in submitted:
         outcomes.update(zip(positions, pole_outcomes, strict=True))
     yield from (outcomes[i] for i in range(count))
+
+
+def _read_ahead(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """``items``, taken from the iterator by a thread of its own up to ``depth`` ahead: the next batch's
+    records and raws are read (SQLite and zlib let go of the GIL meanwhile) while this thread indexes
+    the one before. An error of the iterator is raised here, in order; when the consumer stops early,
+    the thread stops at its next item."""
+    ahead: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+    stopped = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        """Queue ``entry`` unless the consumer stops meanwhile; whether it was."""
+        while not stopped.is_set():
+            try:
+                ahead.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # handed to the consumer, raised in its thread
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="reindex-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ahead.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stopped.set()
+        thread.join()
+        if isinstance(items, Generator):
+            items.close()
 
 
 def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:

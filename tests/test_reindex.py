@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import sqlite3
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from harvester import formats
 from harvester.enrich import Enricher
 from harvester.ledger import Ledger, open_ledger
 from harvester.raw import RawRecord
-from harvester.reindex import ReindexSummary, reindex
+from harvester.reindex import ReindexSummary, _read_ahead, reindex
 from harvester.run import HarvestRun, RunOverlap, source_lock
 from thesaurus import Thesaurus
 
@@ -273,3 +274,36 @@ def test_the_cli_reindexes_the_catalogue_of_a_config(
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert main(["reindex", "--config", str(catalogue.config)]) == 1
     assert "error: reindex refused: a harvest of demo is already running" in capsys.readouterr().err
+
+
+def test_batches_read_ahead_in_order_with_their_errors_and_stop_with_the_reader() -> None:
+    """The batches a reindex reads ahead come in order; an error of the reading comes after the batches
+    read before it; and a reader that stops early (the index refused a record) stops the reading thread,
+    whose generator is closed."""
+    assert list(_read_ahead(iter(range(50)))) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield from range(3)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    got: list[int] = []
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        got.extend(_read_ahead(failing()))
+    assert got == [0, 1, 2]
+
+    closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    ahead = _read_ahead(endless())
+    assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
+    ahead.close()
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "reindex-read-ahead"]

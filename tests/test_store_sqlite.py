@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from bench.store import generate
@@ -624,6 +625,120 @@ def test_the_snapshot_follows_writes_of_another_process(tmp_path: Path) -> None:
                 assert_same_answers(snapshot, sql, random_query(rng))
         columns = snapshot._columns
         assert columns is not None and columns.dead > 0  # advanced, not loaded again, after the deletes
+
+
+def _fts5_scores(store: SQLiteStore, phrase: str) -> dict[int, float]:
+    """FTS5's own bm25 of each record matching ``phrase``, by record number."""
+    weights = ", ".join(map(str, backend._WEIGHTS))
+    sql = f"SELECT rowid, bm25(documents_fts, {weights}) FROM documents_fts WHERE documents_fts MATCH ?"
+    with raw(store) as conn:
+        return dict(conn.execute(sql, (phrase,)).fetchall())
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, int]]:
+    """What searches ask FTS5 for: (phrase, ranked, rowids above)."""
+    calls: list[tuple[str, bool, int]] = []
+
+    class Asked(backend._FullText):
+        def matches(self, phrase: str, ranked: bool, after: int) -> tuple[np.ndarray, np.ndarray | None]:
+            calls.append((phrase, ranked, after))
+            return super().matches(phrase, ranked, after)
+
+    monkeypatch.setattr(backend, "_FullText", Asked)
+    return calls
+
+
+def assert_fts5_scores(store: SQLiteStore, phrase: str) -> None:
+    """The snapshot's scores of ``phrase``'s live matches are FTS5's bm25, bit for bit."""
+    columns = store._columns
+    assert columns is not None
+    entry = columns._fts[(phrase, True)]
+    assert entry.scores is not None
+    live = columns.live[entry.positions]
+    nums, scores = columns.nums[entry.positions][live], entry.scores[live]
+    assert dict(zip(nums.tolist(), scores.tolist(), strict=True)) == _fts5_scores(store, phrase)
+
+
+def test_ranked_matches_follow_writes_with_fts5s_own_scores(
+    tmp_path: Path, asked: list[tuple[str, bool, int]]
+) -> None:
+    """A ranked phrase's matches are carried to the next snapshot and scored again there from each
+    match's frequency and length (not by FTS5 for every match): after inserts, replacements and deletes
+    in another process, every live match's score is FTS5's bm25 bit for bit, and the lengths the
+    snapshot holds add up to FTS5's own total."""
+    records = generate(900)
+    path = tmp_path / "c.db"
+    with SQLiteStore(path=path) as snapshot, SQLiteStore(path=path) as harvest:
+        harvest.upsert(records[:400])
+        rng = random.Random(3)
+        indexed = [r.id for r in records[:400]]
+        fresh = iter(records[400:])
+        for step in range(25):
+            snapshot.search(Query(q=[[rng.choice(WORDS)[0]], ["golfe", "de", "gascogne"]], limit=5))
+            snapshot.search(Query(q=[["carbon"]], limit=5))
+            columns = snapshot._columns
+            assert columns is not None
+            with raw(snapshot) as conn:
+                assert backend._FullText(conn).totals()[1] == int(columns.lengths[columns.live].sum())
+            scored = [key for key, entry in columns._fts.items() if key[1] and entry.scores is not None]
+            assert ('"carbon"', True) in scored and ('"golfe de gascogne"', True) in scored
+            for phrase, _ in scored:
+                assert_fts5_scores(snapshot, phrase)
+            action = rng.choice(["insert", "replace", "delete"])
+            if action == "insert":
+                batch = [next(fresh) for _ in range(rng.randint(1, 40))]
+                harvest.upsert(batch)
+                indexed += [r.id for r in batch]
+            elif action == "replace":
+                chosen = rng.sample(indexed, 10)
+                harvest.upsert(
+                    [
+                        msgspec.structs.replace(harvest.get(i), title=LocalisedText(text=f"carbon v{step}"))
+                        for i in chosen
+                    ]
+                )  # type: ignore[arg-type]
+            else:
+                chosen = rng.sample(indexed, 15)
+                harvest.delete(chosen)
+                indexed = [i for i in indexed if i not in chosen]
+        snapshot.search(Query(q=[["carbon"]], limit=5))
+        assert snapshot._columns is not None and snapshot._columns.dead > 0  # advanced, not loaded again
+    # FTS5 scored only the rows each write appended: the matches before were carried and scored here.
+    assert any(after > 0 for phrase, ranked, after in asked if ranked and phrase == '"carbon"')
+
+
+def test_ranked_matches_survive_a_snapshot_loaded_whole(
+    tmp_path: Path, asked: list[tuple[str, bool, int]]
+) -> None:
+    """When the log no longer reaches back, the snapshot is loaded whole and takes the phrase matches the
+    one before remembered: FTS5 is asked only for the rows added since, and scores are still its own."""
+    records = generate(700)
+    with SQLiteStore(path=tmp_path / "c.db") as snapshot, SQLiteStore(path=tmp_path / "c.db") as harvest:
+        harvest.upsert(records[:300])
+        before = snapshot.search(Query(q=[["temperature"]], limit=3))
+        harvest.delete([r.id for r in records[:20]])
+        for record in records[300:]:  # a generation each: the log no longer reaches back
+            harvest.upsert([record])
+        asked.clear()
+        after = snapshot.search(Query(q=[["temperature"]], limit=3))
+        assert snapshot._columns is not None and snapshot._columns.dead == 0  # loaded whole
+        assert asked and all(ranked and last > 0 for _, ranked, last in asked)
+        assert_fts5_scores(snapshot, '"temperature"')
+        assert after.matched > before.matched
+
+
+@pytest.mark.parametrize(
+    ("data", "values"),
+    [
+        (b"", []),
+        (b"\x00\x7f", [0, 127]),
+        (b"\x81\x00\x82\x2c\x05", [128, 300, 5]),
+        (b"\x81\x80\x00", [16384]),
+    ],
+)
+def test_varints_are_read_as_sqlite_writes_them(data: bytes, values: list[int]) -> None:
+    assert columns_module.varints(data).tolist() == values
 
 
 def test_the_snapshot_is_loaded_again_when_the_log_no_longer_reaches_back(tmp_path: Path) -> None:

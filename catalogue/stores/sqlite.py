@@ -93,7 +93,7 @@ from catalogue.query import (
 from catalogue.record import FairReport, Record, from_json, to_json
 from catalogue.store import Extent, SearchResult, Store
 from catalogue.stores import sqlite_filter
-from catalogue.stores.columns import BOX_BITS, Columns, Criteria, FullText
+from catalogue.stores.columns import BOX_BITS, Columns, Criteria, varints
 
 SCHEMA_VERSION = 3
 
@@ -103,8 +103,10 @@ OPEN_END = "9999-12-31T23:59:59Z"
 _BOX_BITS = BOX_BITS
 MAX_BOXES = 1 << _BOX_BITS  # per record, after antimeridian splitting
 
-# bm25 weights of the FTS columns, in order: a hit in the title counts most, then keywords.
+# bm25 weights of the FTS columns, in order: a hit in the title counts most, then keywords. Whole numbers:
+# the columnar snapshot scores again from frequencies it rounds (``columns._frequencies``).
 _WEIGHTS = (10.0, 2.0, 5.0, 1.0)
+assert all(weight.is_integer() for weight in _WEIGHTS)
 
 _SCHEMA = """
 CREATE TABLE records (
@@ -293,6 +295,20 @@ assert set(_SORT_COLUMNS) == set(SORTABLES)
 # Records a rebuild or a migration handles at a time: memory stays bounded however large the index.
 _BATCH = 500
 
+# Indexes that only searches and listings read, never a write (``_write``, ``_regroup``): a rebuild
+# makes them after the rows (``SQLiteStore.rebuild``). The id, key and concept-number ones stay: a
+# write looks records up by them.
+_DEFERRED_INDEXES = (
+    "records_source",
+    "records_title",
+    "records_updated",
+    "records_duplicates",
+    "record_concepts_num",
+    "record_identifiers_num",
+)
+# A rebuild's page cache, KiB: allocated as pages are read, for the rebuild's connection only.
+_REBUILD_CACHE_KIB = 1 << 20
+
 
 class SQLiteStore(Store):
     """The ``Store`` in one SQLite file at ``path`` (its directory and schema are made on first open)."""
@@ -340,8 +356,16 @@ class SQLiteStore(Store):
         are written ``_BATCH`` at a time as upserts into the empty index (so the iterable is read
         lazily and each batch's groups are evaluated in the order given). Readers keep the snapshot
         they had, whatever their connection; an error, from a record or from the iterable, rolls it
-        all back."""
+        all back.
+
+        The indexes no write reads (``_DEFERRED_INDEXES``) are dropped first and made again, by one
+        sort each, once every record is in; the connection gets a page cache of ``_REBUILD_CACHE_KIB``.
+        At 10^6 records the pages that random inserts touch (the id, key and identifier B-trees, the
+        full-text index being merged) no longer fit the usual 32 MB: each insert then read a page
+        back from the file and spilled another to the WAL."""
         with self._own_connection() as conn, _transaction(conn, "IMMEDIATE"):
+            conn.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
+            deferred = _drop_indexes(conn, _DEFERRED_INDEXES)
             conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('delete-all')")
             for table in (
                 "record_boxes",
@@ -360,6 +384,8 @@ class SQLiteStore(Store):
             iterator = iter(records)
             while batch := list(itertools.islice(iterator, _BATCH)):
                 _write(conn, _rows(batch))
+            for sql in deferred:
+                conn.execute(sql)
             return conn.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -394,7 +420,7 @@ class SQLiteStore(Store):
         with self._transaction() as conn:
             columns = self._snapshot(conn, wait=bool(query.facets))
             if columns is not None and _columnar(query):
-                mask, score = columns.match(query, (criteria := _criteria(query)), _full_text(conn))
+                mask, score = columns.match(query, (criteria := _criteria(query)), _FullText(conn))
                 nums = columns.page(mask, score, query, criteria)
                 matched = int(np.count_nonzero(mask))
                 counted = columns.facets(mask, query.facets)
@@ -434,6 +460,8 @@ class SQLiteStore(Store):
             if made is None:
                 self._loading_whole = True
                 made = Columns.load(conn, generation)
+                if current is not None:
+                    made.carry_matches(current)
             with self._lock:
                 if self._columns is None or self._columns.generation < generation:
                     self._columns = made
@@ -449,7 +477,7 @@ class SQLiteStore(Store):
             columns = self._snapshot(conn, wait=True)
             if columns is None or not _columnar(query):
                 return plan.extent(conn)
-            mask, _ = columns.match(query, _criteria(query), _full_text(conn))
+            mask, _ = columns.match(query, _criteria(query), _FullText(conn))
             bbox, time = columns.extent(mask)
         return _extent(bbox, time)
 
@@ -747,6 +775,17 @@ def _write(conn: sqlite3.Connection, rows: list[_Row]) -> set[int]:
     new_keys = {key for row in rows for key in row.keys}
     regrouped = _regroup(conn, was_linked | _linked(conn, old_keys | new_keys))
     return {r.num for r in known.values()} | {num for num, _ in numbered} | regrouped
+
+
+def _drop_indexes(conn: sqlite3.Connection, names: Sequence[str]) -> list[str]:
+    """Drop the indexes ``names`` in the open write transaction; the statements that make them again,
+    as the schema holds them (whichever version made the file)."""
+    sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+    sql += " AND name IN (SELECT value FROM json_each(?))"
+    statements = dict(conn.execute(sql, (json.dumps(list(names)),)))
+    for name in statements:
+        conn.execute(f"DROP INDEX {name}")
+    return list(statements.values())
 
 
 def _next_generation(conn: sqlite3.Connection) -> int:
@@ -1279,24 +1318,30 @@ def _criteria(query: Query) -> Criteria:
     )
 
 
-def _full_text(conn: sqlite3.Connection) -> FullText:
-    """FTS5 matches on ``conn`` (of the records numbered above ``after``): rowids, and bm25 scores (as
-    the SQL plan weighs them) when ranked."""
+class _FullText:
+    """FTS5 as the columnar snapshot searches it (``columns.FullText``), in ``conn``'s read transaction."""
 
-    def run(match: str, ranked: bool, after: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def matches(self, phrase: str, ranked: bool, after: int) -> tuple[np.ndarray, np.ndarray | None]:
         if not ranked:
             sql = "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid > ?"
-            return np.array([n for (n,) in conn.execute(sql, (match, after))], dtype=np.int64), None
+            return np.array([n for (n,) in self.conn.execute(sql, (phrase, after))], dtype=np.int64), None
         weights = ", ".join(map(str, _WEIGHTS))
         sql = (
             f"SELECT rowid, bm25(documents_fts, {weights}) FROM documents_fts WHERE documents_fts MATCH ?"
             " AND rowid > ?"
         )
-        rows = conn.execute(sql, (match, after)).fetchall()
+        rows = self.conn.execute(sql, (phrase, after)).fetchall()
         scores = np.array([r[1] for r in rows], dtype=np.float64)
         return np.array([r[0] for r in rows], dtype=np.int64), scores
 
-    return run
+    def totals(self) -> tuple[int, int]:
+        """From FTS5's averages record (row 1 of its data table): the rows, then the tokens of each column."""
+        row = self.conn.execute("SELECT block FROM documents_fts_data WHERE id = 1").fetchone()
+        values = varints(row[0]) if row else []
+        return (int(values[0]), int(values[1:].sum())) if len(values) else (0, 0)
 
 
 def _facets_in_sql(
