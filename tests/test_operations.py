@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,10 +180,18 @@ def test_metrics_count_records_runs_and_requests(harvested: Harvested, url: str)
     )
     assert requests.get(f"{url}/no/such/page-1234", timeout=30).status_code == 404
     assert requests.get(f"{url}/records/{ids[0]}", headers={"Accept": "text/html"}, timeout=30).ok
-    response = requests.get(f"{url}/metrics", timeout=30)
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    metrics = _samples(response.text)
+    # A request is counted once its response's last byte is sent (the server closes the response after
+    # the client may have read it all): scrape until the six are in.
+    deadline = time.monotonic() + 10
+    while True:
+        response = requests.get(f"{url}/metrics", timeout=30)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        metrics = _samples(response.text)
+        answered = sum(v for (name, _), v in metrics.items() if name == "terracat_http_requests_total")
+        if answered == 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
 
     assert metrics[("terracat_store_up", _labels())] == 1
     assert metrics[("terracat_ledger_up", _labels())] == 1
