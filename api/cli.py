@@ -1,8 +1,8 @@
 """``terracat``: the command line of the catalogue.
 
-Exit codes: 0 success; 1 a harvest failed or stopped early (max_duration; the others still ran), or a
-reindex failed or was refused; 2 the config or the command line is wrong (the message names the file,
-line and key).
+Exit codes: 0 success; 1 a harvest failed or stopped early (max_duration, or SIGTERM / Ctrl-C: the runs
+stop at their next page boundary and their summaries are printed), or a reindex failed or was refused;
+2 the config or the command line is wrong (the message names the file, line and key).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from harvester import parallel
 from harvester.enrich import Enricher
 from harvester.ledger import Ledger, RunInfo, describe, local_dir, open_ledger
 from harvester.parallel import local_workers
+from harvester.partition import Partition
 from harvester.reindex import reindex
 from harvester.run import HarvestRun, Progress, RunOverlap, RunSummary
 from harvester.scheduler import Scheduler
@@ -101,9 +102,29 @@ def _parser() -> argparse.ArgumentParser:
     sub = command(
         "scheduler",
         _scheduler,
-        "harvest the enabled sources on their schedules, in the foreground, until Ctrl-C or SIGTERM",
+        "harvest the enabled sources (or a partition of them: --pole, --sources) on their schedules, in the "
+        "foreground, until Ctrl-C or SIGTERM",
     )
     sub.add_argument("--config", default=default_config)
+    sub.add_argument(
+        "--pole",
+        dest="poles",
+        action="append",
+        default=[],
+        type=_poles,
+        metavar="POLE[,POLE...]",
+        help="harvest only the sources of these poles (with --sources: those too); repeatable; replaces "
+        "harvest.partition of the config. Several schedulers with disjoint partitions share one store",
+    )
+    sub.add_argument(
+        "--sources",
+        dest="partition_sources",
+        action="append",
+        default=[],
+        type=_ids,
+        metavar="ID[,ID...]",
+        help="harvest only these sources (with --pole: those of the poles too); repeatable",
+    )
     sub.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop when this process is gone
 
     sub = command("demo", _demo, "harvest the bundled demo sources, then serve the catalogue")
@@ -162,6 +183,21 @@ def server_workers() -> int:
     return max(1, min(cores, 4))
 
 
+def _ids(text: str) -> list[str]:
+    """``a,b`` -> ``[a, b]``: options that name several values take them comma-separated or repeated."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError(f"no value in {text!r}")
+    return ids
+
+
+def _poles(text: str) -> list[str]:
+    try:
+        return Partition(poles=_ids(text)).poles
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("poles: ")) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -182,6 +218,8 @@ def _check_config(args: argparse.Namespace) -> int:
         sources = [s.id + ("" if s.enabled else " (disabled)") for s in settings.sources if s.pole == pole]
         if sources:
             print(f"  {pole}: {len(sources)} ({', '.join(sources)})")
+    if not settings.harvest.partition.everything:
+        print(f"  scheduler partition: {settings.harvest.partition}")
     return 0
 
 
@@ -195,19 +233,64 @@ def _harvest(args: argparse.Namespace) -> int:
     if args.confirm_delete and not args.full:
         print("error: --confirm-delete goes with --full (only a full listing deletes)", file=sys.stderr)
         return 2
-    summaries = harvest(settings, sources, full=args.full, confirm_delete=args.confirm_delete)
+    with _stopped_by_signals() as stop:
+        summaries = harvest(settings, sources, full=args.full, confirm_delete=args.confirm_delete, stop=stop)
     return 0 if all(s.status == "succeeded" for s in summaries) else 1
 
 
+@contextmanager
+def _stopped_by_signals() -> Iterator[threading.Event]:
+    """An event the first SIGTERM or SIGINT (Ctrl-C) sets: the runs stop at their next page boundary and
+    the command ends as it does otherwise, summaries printed, so an operator sees what was done. A second
+    signal ends the process at once, as a kill would (the next run continues the listing)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread takes signals
+        yield stop
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        stop.set()
+        name = signal.Signals(signum).name
+        print(
+            f"terracat: {name}: stopping the harvests at their next page boundary (again to quit at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def harvest(
-    settings: config.Settings, sources: list[Source], *, full: bool = False, confirm_delete: bool = False
+    settings: config.Settings,
+    sources: list[Source],
+    *,
+    full: bool = False,
+    confirm_delete: bool = False,
+    stop: threading.Event | None = None,
 ) -> list[RunSummary]:
     """Harvest sources, ``settings.harvest.parallel`` at a time, printing one summary line per source as
-    it ends. Progress bars are drawn when a single source is harvested on a terminal."""
+    it ends. Progress bars are drawn when a single source is harvested on a terminal. Once ``stop`` is
+    set, the runs under way stop at their next page boundary (status ``stopped``) and the sources still
+    waiting are not begun (a line says so)."""
     printing = threading.Lock()
     options = settings.harvest
+    stop = stop if stop is not None else threading.Event()
 
     def run(source: Source, store: Store, ledger: Ledger) -> RunSummary:
+        if stop.is_set():
+            with printing:
+                print(f"{source.id}: not harvested: stopped before its run began", flush=True)
+            return RunSummary(source.id, None, "stopped", False, None, error="stopped before its run began")
+
         def execute(progress: Progress | None) -> RunSummary:
             return HarvestRun(
                 source,
@@ -219,6 +302,7 @@ def harvest(
                 full=full,
                 confirm_delete=confirm_delete,
                 thesaurus=thesaurus,
+                stop=stop,
             ).execute()
 
         summary = _with_progress(source, execute) if len(sources) == 1 else execute(None)
@@ -313,10 +397,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def running_scheduler(settings: config.Settings, path: str | Path | None = None) -> Iterator[Scheduler]:
+def running_scheduler(
+    settings: config.Settings, path: str | Path | None = None, partition: Partition | None = None
+) -> Iterator[Scheduler]:
     """The scheduler of the config's sources, started, harvesting as ``terracat harvest`` does; stopped
     (its runs stopped at a page boundary) on leaving. Given the config's ``path``, it follows the changes
-    made to its sources (by the admin API or by hand) while it runs."""
+    made to its sources (by the admin API or by hand) while it runs. It harvests the sources of
+    ``partition``, by default the config's ``harvest.partition`` (all sources when it names none)."""
     options = settings.harvest
     thesaurus = load_thesaurus(settings)
     with open_store(settings.store) as store:
@@ -331,6 +418,7 @@ def running_scheduler(settings: config.Settings, path: str | Path | None = None)
             parallel=options.parallel,
             config=config.ConfigSources(path, settings) if path is not None else None,
             reload_interval=options.reload_interval,
+            partition=partition if partition is not None else options.partition,
         )
         try:
             scheduler.start()
@@ -342,20 +430,36 @@ def running_scheduler(settings: config.Settings, path: str | Path | None = None)
 
 def _scheduler(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
+    partition = _partition(args, settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     # Even with no source scheduled yet: it follows the config, and harvests those scheduled later.
-    with running_scheduler(settings, args.config) as scheduler:
-        sources = scheduler.sources
-        for source in sources:
+    with running_scheduler(settings, args.config, partition) as scheduler:
+        for source in scheduler.sources:
             print(f"terracat: {source.id} ({source.schedule}) next {scheduler.next_fire(source.id)}")
-        print(f"terracat: scheduler running {len(sources)} sources, following {args.config}", flush=True)
+        print(f"terracat: scheduler running {scheduler.describe()}, following {args.config}", flush=True)
         # The parent's id changes when ``serve`` that started this process is gone (even killed).
         while not stop.wait(1.0) and (args.parent_pid is None or os.getppid() == args.parent_pid):
             pass
         print("terracat: scheduler stopping (harvests stop at a page boundary)", flush=True)
     return 0
+
+
+def _partition(args: argparse.Namespace, settings: config.Settings) -> Partition:
+    """The partition ``--pole`` / ``--sources`` name (replacing the config's), else the config's;
+    ``UnknownSource`` for an id the config does not define."""
+    poles = [pole for group in args.poles for pole in group]
+    ids = [source_id for group in args.partition_sources for source_id in group]
+    if not poles and not ids:
+        return settings.harvest.partition
+    partition = Partition(poles=poles, sources=ids)
+    unknown = partition.unknown(settings.sources)
+    if unknown:
+        known = ", ".join(s.id for s in settings.sources) or "none"
+        message = f"--sources: no source {unknown[0]!r} in {args.config} (configured: {known})"
+        raise config.UnknownSource(message)
+    return partition
 
 
 def _demo(args: argparse.Namespace) -> int:

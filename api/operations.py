@@ -9,7 +9,8 @@ request.
   The ``scheduler`` check tells whether the harvest scheduler runs in this process (``terracat serve``
   with one server process): ``running``, ``stopped`` (an error: its thread died), or
   ``not-running-here`` (``--no-scheduler``, several server processes); an error with ``config_error``
-  when the config it follows no longer reads (it keeps its previous jobs meanwhile).
+  when the config it follows no longer reads (it keeps its previous jobs meanwhile); its ``partition``
+  (poles and source ids) when it harvests only some of the sources (``harvest.partition``).
 - ``/metrics``: the Prometheus text format. Records per source and pole and the last harvest run of
   each source are read at each scrape (from the index and, read only, the ledger), so they are never
   stale and every server process tells the same. Request counts and latencies are labelled by route
@@ -334,6 +335,8 @@ def _scheduler_check() -> Json:
     if not here.alive:
         return {"status": "error", "state": "stopped", "error": "the scheduler's thread is not running"}
     check: Json = {"status": "ok", "state": "running", "sources": [s.id for s in here.sources]}
+    if not here.partition.everything:  # one of several schedulers: which share of the sources is its
+        check["partition"] = {"poles": here.partition.poles, "sources": here.partition.sources}
     if here.config_error is not None:  # it goes on with its previous jobs: someone must fix the file
         check |= {"status": "error", "config_error": here.config_error}
     return check

@@ -37,6 +37,7 @@ import yaml
 from catalogue import store as store_registry
 from harvester import ledger as ledger_registry
 from harvester import url_safety
+from harvester.partition import Partition
 from harvester.source import POLES, Source
 
 DEFAULT_CONFIG = "config/terracat.yaml"
@@ -73,6 +74,9 @@ class HarvestSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_
     workers: int | None = None  # crosswalk processes; None: per core for folders, none over the network
     parallel: int = 4  # sources harvested at the same time (runs of one source never overlap)
     reload_interval: float = 5.0  # seconds between the scheduler's checks of the config files for changes
+    # The sources this process's scheduler harvests ({poles: [...], sources: [...]}: those of these poles
+    # and these ids); empty: all. ``terracat scheduler --pole/--sources`` replaces it (harvester.partition).
+    partition: Partition = msgspec.field(default_factory=Partition)
     # Sources supplied through the admin API (and its dry runs) may not reach loopback, private,
     # link-local (169.254.169.254, cloud metadata), unique-local, unspecified or multicast addresses,
     # checked at each connection (harvester.url_safety): unless this is true, or the address is in one
@@ -161,7 +165,22 @@ def load(path: str | Path) -> Settings:
         sources = _apply(sources, changes)
         for source in changes.sources:  # the admin API's: their harvests obey the network policy
             url_safety.restrict(source, network_policy(settings))
+    _check_partition(settings.harvest.partition, sources, file, lines)
     return msgspec.structs.replace(settings, sources=sources)
+
+
+def _check_partition(
+    partition: Partition, sources: list[Source], file: Path, lines: dict[tuple[Any, ...], int]
+) -> None:
+    """A partition naming a source the config (with its includes and overrides) does not define: a typo
+    that would leave the source harvested by no scheduler. Checked on every read, so the admin API
+    refuses to delete a source a partition names, and a scheduler following the config keeps its jobs
+    and reports the error."""
+    for source_id in partition.unknown(sources):
+        key = ("harvest", "partition", "sources", partition.sources.index(source_id))
+        known = ", ".join(s.id for s in sources) or "none"
+        message = f"no source {source_id!r} in the config (configured: {known})"
+        raise ConfigError(file, _line(lines, key), _dotted(key), message)
 
 
 def network_policy(settings: Settings) -> url_safety.NetworkPolicy:

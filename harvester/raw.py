@@ -25,6 +25,9 @@ class RawRecord:
     deleted: bool = False  # the source says the record was deleted (OAI-PMH status="deleted")
     locator: str = ""  # where it came from, for messages: a file path, "page 3, record 7", a URL
     element: Any = field(default=None, repr=False, compare=False)  # parsed lxml element, when available
+    # (code, message) when the protocol already knows the record cannot be read (bytes that are not in the
+    # response's encoding): the run rejects it so without a crosswalk; ``content`` is then empty.
+    rejected: tuple[str, str] | None = None
     _digest: str | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -51,6 +51,7 @@ from harvester.ledger import Event, Known, Ledger, Listing, RunOverlap, utc_now
 from harvester.log_fields import run_fields
 from harvester.parallel import Crosswalker, Outcome, default_workers, local_workers
 from harvester.protocols import ListingError, Page
+from harvester.protocols.bounds import Overrun
 from harvester.raw import RawRecord
 from harvester.source import Source
 
@@ -160,22 +161,28 @@ class HarvestRun:
                 summary.run_id = self.ledger.start_run(self.source.id)
                 self._log_fields["run_id"] = summary.run_id
                 self._harvest(summary)
+                # Still under the lock: a run that takes it next (another process) must find this one
+                # finished, not 'running' (which it would mark 'interrupted').
+                self._finish(summary, started)
         except RunOverlap as exc:
             summary.error = str(exc)
-        summary.seconds = time.perf_counter() - started
-        if summary.run_id is not None:
-            self.ledger.finish_run(
-                summary.run_id,
-                status=summary.status,
-                listing_complete=summary.listing_complete,
-                matched=summary.matched,
-                counts=dict(summary.counts),
-                error=summary.error,
-                kind=summary.kind,
-                resumed_from=summary.resumed_from,
-                notes=summary.notes,
-            )
+            summary.seconds = time.perf_counter() - started
         return summary
+
+    def _finish(self, summary: RunSummary, started: float) -> None:
+        assert summary.run_id is not None
+        summary.seconds = time.perf_counter() - started
+        self.ledger.finish_run(
+            summary.run_id,
+            status=summary.status,
+            listing_complete=summary.listing_complete,
+            matched=summary.matched,
+            counts=dict(summary.counts),
+            error=summary.error,
+            kind=summary.kind,
+            resumed_from=summary.resumed_from,
+            notes=summary.notes,
+        )
 
     def _harvest(self, summary: RunSummary) -> None:
         assert summary.run_id is not None
@@ -185,6 +192,7 @@ class HarvestRun:
         state = self._state()
         protocol = protocols.create(self.source, since=listing.since, resume=listing.checkpoint)
         pages = self._crosswalked(protocol.pages(), state.known)
+        overrun = False
         try:
             for page, unchanged, outcomes in pages:
                 if protocol.server_time and summary.resumed_from is None and not state.server_time:
@@ -212,6 +220,7 @@ class HarvestRun:
                 summary.status = "succeeded"
         except ListingError as exc:
             summary.error = str(exc)
+            overrun = isinstance(exc, Overrun)
         except Exception as exc:  # a protocol bug must end the run as failed, not crash the scheduler
             log.exception("harvest of %s failed", self.source.id)
             summary.error = f"{type(exc).__name__}: {exc}"
@@ -227,6 +236,10 @@ class HarvestRun:
                 summary.status = "failed"
                 summary.listing_complete = False
                 summary.error = summary.error or f"writing to the index failed: {type(exc).__name__}: {exc}"
+        if overrun:  # what it saw includes what the broken pages made up: list again, from the start
+            kind, since = listing.kind, listing.since
+            self.ledger.begin_listing(self.source.id, summary.run_id, kind, since, listing.watermark)
+            summary.notes.append("the listing ran past its bound: the next run lists from the start")
         if summary.status == "succeeded":
             if not protocol.filtered:
                 summary.kind = "full"
@@ -338,7 +351,7 @@ class HarvestRun:
 
     def _crosswalked(
         self, pages: Iterator[Page], known: dict[str, Known]
-    ) -> Iterator[tuple[Page, list[Known | _Gone | None], Iterator[Outcome]]]:
+    ) -> Iterator[tuple[Page, list[Known | _Gone | formats.Rejected | None], Iterator[Outcome]]]:
         """Each page with what the ledger knows of its unchanged records and the crosswalk outcomes of
         the others. The next page is read and its crosswalk started before this one is handed over, so
         the workers crosswalk while the caller files. When the listing fails, the pages already received
@@ -360,9 +373,11 @@ class HarvestRun:
             yield ahead
 
     @staticmethod
-    def _unchanged(raw: RawRecord, known: dict[str, Known]) -> Known | _Gone | None:
-        """What needs no crosswalk: a record the source reports deleted, or one whose bytes did not
-        change since the ledger stored them (not even parsed again)."""
+    def _unchanged(raw: RawRecord, known: dict[str, Known]) -> Known | _Gone | formats.Rejected | None:
+        """What needs no crosswalk: a record the source reports deleted, one the protocol found unreadable,
+        or one whose bytes did not change since the ledger stored them (not even parsed again)."""
+        if raw.rejected is not None:
+            return formats.Rejected(*raw.rejected)
         previous = known.get(raw.native_id) if raw.native_id else None
         if raw.deleted:
             return _Gone(previous.record_id if previous is not None else None)

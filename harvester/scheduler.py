@@ -25,6 +25,11 @@ the API and the harvests apart). APScheduler 3 fires the jobs; a job is a ``Harv
   config that no longer reads (a typo in a hand edit) changes nothing: the jobs stay as they were and the
   error (file, line, what is wrong) is logged and kept in ``config_error`` for ``/health`` until a
   change to the files reads again. Only the sources are followed: other settings take a restart.
+- Given a ``partition`` (``harvester.partition``), it harvests only the sources it holds, and keeps
+  applying it at each reload: a source added or changed into the partition is scheduled, one outside it
+  is not (logged once). Several schedulers with disjoint partitions share the sources of one config,
+  index and ledger; should two schedule the same source, the source's lock lets one run at a time and
+  the other's fire is skipped and logged, as for a ``terracat harvest`` under way.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from catalogue.store import Store
 from harvester.ledger import Ledger
+from harvester.partition import Partition
 from harvester.run import HarvestRun
 from harvester.source import Source
 
@@ -113,9 +119,9 @@ def running() -> Scheduler | None:
 
 
 class Scheduler:
-    """Harvests ``sources`` (those enabled and with a ``schedule``) into ``store`` on their crons, with
-    the same options as ``terracat harvest`` (``parallel``: runs of different sources at a time); follows
-    ``config`` while it runs, when given (checked every ``reload_interval`` seconds)."""
+    """Harvests ``sources`` (those enabled, with a ``schedule`` and in ``partition``) into ``store`` on
+    their crons, with the same options as ``terracat harvest`` (``parallel``: runs of different sources at
+    a time); follows ``config`` while it runs, when given (checked every ``reload_interval`` seconds)."""
 
     def __init__(
         self,
@@ -129,9 +135,12 @@ class Scheduler:
         parallel: int = 4,
         config: SourceConfig | None = None,
         reload_interval: float = 5.0,
+        partition: Partition | None = None,
     ):
+        self.partition = partition if partition is not None else Partition()
         # The definition each job's next run takes: replaced as a whole by a reload, read once per run.
-        self._sources = _scheduled(sources)
+        # ``_elsewhere``: the scheduled sources outside the partition (other processes harvest them).
+        self._sources, self._elsewhere = self._scheduled(sources)
         self.store = store
         self.ledger = ledger
         self.thesaurus = thesaurus
@@ -155,6 +164,14 @@ class Scheduler:
         """The sources it harvests on their crons now."""
         return list(self._sources.values())
 
+    def describe(self) -> str:
+        """What it harvests, for its start-up line: ``3 of 9 sources (poles: AERIS)`` (of the sources
+        scheduled in the config), or ``9 sources`` without a partition."""
+        mine = len(self._sources)
+        if self.partition.everything:
+            return f"{mine} sources"
+        return f"{mine} of {mine + len(self._elsewhere)} sources ({self.partition})"
+
     def start(self) -> None:
         global _running
         now = datetime.now(UTC)
@@ -175,7 +192,11 @@ class Scheduler:
         if self.config is not None:
             self._watcher = threading.Thread(target=self._watch, name="scheduler-config", daemon=True)
             self._watcher.start()
-        log.info("scheduler started: %s", ", ".join(f"{s.id} ({s.schedule})" for s in self.sources))
+        log.info(
+            "scheduler started, %s: %s",
+            self.describe(),
+            ", ".join(f"{s.id} ({s.schedule})" for s in self.sources),
+        )
 
     def stop(self) -> None:
         """Stop firing, stop the runs under way at their next page boundary and wait for them."""
@@ -222,11 +243,21 @@ class Scheduler:
 
     def reconcile(self, sources: Iterable[Source]) -> None:
         """Make the jobs those of ``sources``: the runs under way go on with the definition they began
-        with; the next runs take the new one."""
-        wanted = _scheduled(sources)
+        with; the next runs take the new one. Only the sources in the partition have jobs."""
+        wanted, elsewhere = self._scheduled(sources)
         for source_id in self._sources.keys() - wanted.keys():
             self._scheduler.remove_job(source_id)
-            log.info("%s: no longer scheduled (deleted or disabled)", source_id, extra={"source": source_id})
+            why = "deleted or disabled"
+            if source_id in elsewhere:
+                why = f"outside this scheduler's partition: {self.partition}"
+            log.info("%s: no longer scheduled (%s)", source_id, why, extra={"source": source_id})
+        for source_id in sorted(elsewhere - self._elsewhere - self._sources.keys()):
+            log.info(
+                "%s: not scheduled here: outside this scheduler's partition (%s)",
+                source_id,
+                self.partition,
+                extra={"source": source_id},
+            )
         for source_id, source in wanted.items():
             before = self._sources.get(source_id)
             assert source.schedule is not None
@@ -251,7 +282,14 @@ class Scheduler:
                 )
             elif source != before:
                 log.info("%s: definition changed, for its next run", source_id, extra={"source": source_id})
-        self._sources = wanted
+        self._sources, self._elsewhere = wanted, elsewhere
+
+    def _scheduled(self, sources: Iterable[Source]) -> tuple[dict[str, Source], set[str]]:
+        """The scheduled sources (enabled, with a cron) this scheduler harvests, by id, and the ids of
+        those outside its partition."""
+        scheduled = [source for source in sources if source.enabled and source.schedule]
+        mine = {source.id: source for source in scheduled if self.partition.holds(source)}
+        return mine, {source.id for source in scheduled} - mine.keys()
 
     def _add(self, source: Source, trigger: CronTrigger, **when: Any) -> None:
         # The job names the source, not its definition: a run takes the one current when it begins.
@@ -296,7 +334,3 @@ class Scheduler:
             log.info("%s", summary.line(), extra=fields)
         else:
             log.warning("%s", summary.line(), extra=fields)
-
-
-def _scheduled(sources: Iterable[Source]) -> dict[str, Source]:
-    return {source.id: source for source in sources if source.enabled and source.schedule}

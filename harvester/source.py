@@ -40,6 +40,9 @@ class Source(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_delete_ratio: float = 0.2  # a full run never deletes a larger share of the source's records
     schedule: str | None = None  # cron (UTC) for the scheduler: 5 fields, or 6 with seconds first
     max_duration: float | None = None  # seconds: a longer run stops at a page boundary, to resume next time
+    # A listing whose source announces no total stops past this many records: a paginator that never ends
+    # (new records on every page) fails the run instead of running until max_duration.
+    max_records: int = 5_000_000
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -78,6 +81,8 @@ class Source(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"max_delete_ratio: must be between 0 and 1, got {self.max_delete_ratio}")
         if self.max_duration is not None and self.max_duration <= 0:
             raise ValueError(f"max_duration: must be more than 0 seconds, got {self.max_duration}")
+        if self.max_records < 1:
+            raise ValueError(f"max_records: must be 1 or more, got {self.max_records}")
         if self.schedule is not None:
             from harvester.scheduler import cron_trigger  # imports this module
 

@@ -422,19 +422,39 @@ def case_record_encoding_error_json(h: Harness, matrix: list[Row]) -> None:
     assert rejected.code == "not-json" and "surrogate" in (rejected.message or ""), rejected
 
 
+def latin1_title(content: bytes, count: int = 1) -> bytes:
+    """``content`` with a Latin-1 ``é`` (byte 0xE9, not UTF-8) in its first ``count`` titles."""
+    title = re.compile(rb"<(?:gmd:title>\s*<gco:CharacterString|dc:title)>")
+    return title.sub(lambda found: found[0] + b"caf\xe9 ", content, count=count)
+
+
 def case_record_encoding_error_xml(h: Harness, matrix: list[Row]) -> None:
-    """One record of page 2 has a Latin-1 byte in its title in a UTF-8 response: the response is not
-    well-formed XML, so the page is refused whole, naming the line and column."""
+    """One record of page 2 has a Latin-1 byte in its title in a UTF-8 response: libxml2 refuses the
+    response, so the page is parsed again with that byte replaced; the record holding it alone is rejected
+    (keeping its indexed version), naming the line and the byte, and the rest of its page and of the
+    listing is harvested."""
+    revised: list[bytes] = []
 
-    def latin1(request: Request, reply: Reply) -> Reply:
+    def latin1(page: int, request: Request, reply: Reply) -> Reply | None:
         status, content, headers = reply
-        title = re.compile(rb"<gmd:title>\s*<gco:CharacterString>")
-        return status, title.sub(lambda found: found[0] + b"caf\xe9 ", content, count=1), headers
+        if page != 2:
+            return None
+        broken = latin1_title(content)
+        revised.append(broken)
+        return status, broken, headers
 
-    standard(
-        h, matrix, "record-encoding-error-xml", from_page(2, latin1),
-        status="failed", cause="Invalid bytes in character encoding, line",
+    faulty = standard(
+        h, matrix, f"record-encoding-error-xml{'-oai' if h.protocol == 'oai-pmh' else ''}", latin1,
+        status="succeeded", cause=None, remark="(1 record rejected: encoding-error)",
     )  # fmt: skip
+    assert faulty.counts["rejected"] == 1 and faulty.counts["deleted"] == 1, faulty.line()
+    assert faulty.run_id is not None
+    [rejected] = h.ledger.events(faulty.run_id, "rejected")
+    [page] = revised
+    line = page[: page.index(b"caf\xe9")].count(b"\n") + 1
+    assert rejected.code == "encoding-error", rejected
+    assert f"0xE9 at line {line}, column " in (rejected.message or ""), rejected
+    assert "not UTF-8" in (rejected.message or ""), rejected
 
 
 def case_endless_next_chain(h: Harness, matrix: list[Row]) -> None:
@@ -468,6 +488,54 @@ def case_endless_next_chain(h: Harness, matrix: list[Row]) -> None:
         return status, json.dumps(document).encode(), headers
 
     standard(h, matrix, "endless-next-chain", endless_chain, status="failed", cause="go round in a loop")
+
+
+def case_endless_new_items(h: Harness, matrix: list[Row]) -> None:
+    """Past its last page the API goes on linking to 'next' pages that each hold new items (ids made up
+    from an ever-growing offset): nothing repeats, so only the count gives the broken paginator away.
+    The listing stops once it runs past the collection's numberMatched by half and a page. The new items
+    it filed before that are what the source served, so they are indexed; the listing is not continued
+    but begun again, so the clean harvest deletes them as no longer listed (``max_delete_ratio`` 0.5:
+    they outnumber a fifth of the catalogue)."""
+    assert isinstance(h.server, FaultyStac)
+    server = h.server
+
+    def new_items(page: int, request: Request, reply: Reply) -> Reply | None:
+        if request.path != "/search":
+            return None
+        body = json.loads(request.body) if request.body else {}
+        status, content, headers = reply
+        document = json.loads(content)
+        if any(link.get("rel") == "next" for link in document["links"]):
+            return None
+        token, total = int(body.get("token", 0)), document["numberMatched"]
+        if token >= total:  # a made-up page: the collection's items again, under new ids
+            first = server.normal(
+                Request("POST", "/search", {}, json.dumps({**body, "token": 0}).encode(), 0.0)
+            )
+            document = json.loads(first[1])
+            document["features"] = [
+                {**item, "id": f"{item['id']}-{token + index}"}
+                for index, item in enumerate(document["features"])
+            ]
+        following = {**body, "token": token + len(document["features"])}
+        document["links"] = [
+            {
+                "rel": "next",
+                "href": f"{server.url}/search",
+                "method": "POST",
+                "body": following,
+                "merge": False,
+            }
+        ]
+        return status, json.dumps(document).encode(), headers
+
+    faulty = standard(
+        h, matrix, "endless-new-items", new_items,
+        status="failed", cause="the pages do not end: received 12 features although numberMatched=1",
+    )  # fmt: skip
+    assert faulty.counts["deleted"] == 0 and faulty.counts["added"] == 11, faulty.line()
+    assert faulty.notes == ["the listing ran past its bound: the next run lists from the start"]
 
 
 def case_repeated_resumption_token(h: Harness, matrix: list[Row]) -> None:
@@ -684,7 +752,9 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[..., None]]] = {
     "malformed-json": ("stac", {}, case_malformed_json),
     "record-encoding-error-json": ("stac", {}, case_record_encoding_error_json),
     "record-encoding-error-xml": ("csw", {}, case_record_encoding_error_xml),
+    "record-encoding-error-xml-oai": ("oai-pmh", {}, case_record_encoding_error_xml),
     "endless-next-chain": ("stac", {}, case_endless_next_chain),
+    "endless-new-items": ("stac", {"max_delete_ratio": 0.5}, case_endless_new_items),
     "repeated-resumption-token": ("oai-pmh", {}, case_repeated_resumption_token),
     "page-changes-under-paging": ("csw", {}, case_page_changes_under_paging),
     "10gb-response": ("csw", {"max_response_mb": 2}, case_10gb_response),

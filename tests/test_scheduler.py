@@ -194,6 +194,49 @@ def test_max_duration_stops_a_slow_run_which_the_next_run_continues(
         assert resumed.listing_complete and store.count("slow") == kept + resumed.counts["added"] > 70
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_terracat_harvest_stopped_by_a_signal_prints_its_summaries(
+    tmp_path: Path, records_dir: Path, oai_server: Callable[..., OaiServer], signum: signal.Signals
+) -> None:
+    """SIGTERM or Ctrl-C: the run under way stops at its next page boundary, the source still waiting
+    is not begun, and the summaries are printed as at a normal end (exit 1: stopped early)."""
+    server = oai_server(records(OAI_RECORDS), page_size=10)
+    path = write_config(tmp_path, slow_source(server), folder_source(records_dir), parallel=1, batch_size=10)
+    settings = config.load(path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "harvest", "--config", str(path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def indexed() -> int:
+            with open_store(settings.store) as store:
+                return store.count("slow") if runs(settings, "slow") else 0
+
+        wait_for(indexed)  # a page of the slow source is indexed: the run is under way
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1
+    assert f"terracat: {signum.name}: stopping the harvests at their next page boundary" in err
+    lines = out.splitlines()
+    assert len(lines) == 2 and "demo: not harvested: stopped before its run began" in lines
+    (summary,) = [line for line in lines if line.startswith("slow (full): received ")]
+    assert "stopped at a page boundary; the next run continues the listing STOPPED" in summary
+    (run,) = runs(settings, "slow")
+    assert run.status == "stopped" and not run.listing_complete and 0 < sum(run.counts.values()) < 81
+    assert f"received {sum(run.counts.values())}, added {run.counts['added']}," in summary
+    with open_store(settings.store) as store:
+        assert store.count("slow") == run.counts["added"] and store.count("demo") == 0
+    assert runs(settings, "demo") == []
+
+
 def test_a_run_told_to_stop_stops_at_the_next_page(tmp_path: Path, records_dir: Path) -> None:
     settings = config.load(write_config(tmp_path, folder_source(records_dir, page_size=10)))
     stop = threading.Event()
@@ -251,6 +294,7 @@ def test_serve_with_workers_runs_the_scheduler_once(tmp_path: Path, records_dir:
     settings = config.load(path)
     main(["harvest", "--config", str(path)])  # the store exists before the server opens it
     with terracat_serve(path, "--workers", "2") as (process, url):
+
         def scheduler_processes() -> list[int]:
             return [
                 pid

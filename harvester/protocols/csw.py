@@ -9,7 +9,10 @@ Why it works the way it does:
   ``maxrecords``) or leave out records they cannot render in the asked schema (GeoNetwork), and a client
   that counts for itself re-reads or skips records. Such anomalies are reported in ``Page.notes``. A
   listing that cannot go on (``nextRecord`` not advancing, an empty page before the end) raises
-  ``ListingError`` after the last good page, so the harvest knows not to delete on its strength.
+  ``ListingError`` after the last good page, so the harvest knows not to delete on its strength; so
+  does a listing that runs past numberOfRecordsMatched by half (``bounds``).
+- A record holding bytes that are not in the response's encoding is rejected alone (``salvage``): the
+  rest of its page and of the listing is harvested.
 - Records are sorted by identifier when the server accepts it, so that inserts during a harvest do not
   shift the pages; a server that refuses the ``SortBy`` is paged unsorted (noted on the first page).
 - Downloads run in a background thread, one request in flight. The next page is requested as soon as the
@@ -34,6 +37,8 @@ from lxml import etree
 from catalogue.urls import public_url
 from harvester.http import HttpClient
 from harvester.protocols import ListingError, Page, Protocol
+from harvester.protocols.bounds import Overrun, overrun
+from harvester.protocols.salvage import ENCODING_ERROR, Salvaged, salvage
 from harvester.raw import RawRecord
 
 if TYPE_CHECKING:
@@ -239,11 +244,19 @@ class _Listing:
         """Parse one response; the next request leaves as soon as its SearchResults start tag is read."""
         step = _Step(notes)
         dialect = self.fetcher.dialect
-        root = _parse(download, dialect, lambda results: self._request_next(download, results, step))
+        root, salvaged = _parse(
+            download, dialect, lambda results: self._request_next(download, results, step)
+        )
         results = _search_results(root, dialect, download.where)
         if step.matched is None:  # SearchResults elsewhere than the parser expected; decide now
             self._request_next(download, results, step)
-        records = _split(results, download.start, self.source, self.request.format)
+        records = _split(results, download.start, self.source, self.request.format, salvaged)
+        if salvaged is not None and any(r.rejected and not r.native_id for r in records):
+            step.unsettled = (
+                "a record whose identifier holds bytes that are not in the response's encoding cannot be "
+                "matched with its indexed version"
+            )
+            step.notes.append(step.unsettled)
         self._review(download, len(records), step)
         log.debug("%s: %d records of %s", download.where, len(records), step.matched)
         page = Page(
@@ -316,6 +329,13 @@ class _Listing:
                 f"{download.where}: no records although numberOfRecordsMatched={matched} and "
                 f"nextRecord={step.next_start} (received {self.received} of {matched})"
             )
+            return
+        page = max(count, self.source.page_size)
+        total = "numberOfRecordsMatched"
+        most = self.source.max_records
+        reason = overrun(self.received, matched, page, most, what="records", total=total)
+        if reason is not None:  # nextRecord goes on within a total that keeps growing
+            step.failure = Overrun(f"{download.where}: {reason}")
             return
         self._note_gap(download.start, count, step.next_start, step.notes)
 
@@ -423,9 +443,13 @@ def _safe_parser() -> etree.XMLParser:
 
 def _parse(
     download: _Download, dialect: _Dialect, on_results: Callable[[etree._Element], None]
-) -> etree._Element:
+) -> tuple[etree._Element, Salvaged | None]:
     """Parse the response once, in chunks, handing csw:SearchResults to ``on_results`` as soon as its
-    start tag (with the paging attributes) is read. No entity expansion, no network access."""
+    start tag (with the paging attributes) is read. No entity expansion, no network access.
+
+    A response holding bytes that are not in its encoding is parsed again with them replaced
+    (``salvage``): the records holding them are rejected, the others harvested; the envelope broken
+    too, the listing fails."""
     parser = etree.XMLPullParser(
         events=("start",), tag=dialect.search_results, resolve_entities=False, no_network=True
     )
@@ -435,8 +459,11 @@ def _parse(
             parser.feed(content[offset : offset + _CHUNK])
             for _event, results in parser.read_events():
                 on_results(results)
-        return parser.close()
+        return parser.close(), None
     except etree.XMLSyntaxError as exc:
+        salvaged = salvage(content, _safe_parser(), lambda root: _record_elements(root, dialect))
+        if salvaged is not None:
+            return salvaged.root, salvaged
         start = content[:80].decode("utf-8", "replace").strip()
         raise ListingError(
             f"{download.where}: the response is not XML ({exc}); it starts with {start!r}"
@@ -494,13 +521,27 @@ def _count(results: etree._Element, attribute: str, where: str, *, required: boo
         raise ListingError(f"{where}: SearchResults @{attribute}={value!r} is not a number") from None
 
 
-def _split(results: etree._Element, start: int, source: Source, format_: str) -> list[RawRecord]:
+def _record_elements(root: etree._Element, dialect: _Dialect) -> list[etree._Element]:
+    results = root.find(dialect.search_results)
+    return [] if results is None else [child for child in results if isinstance(child.tag, str)]
+
+
+def _split(
+    results: etree._Element, start: int, source: Source, format_: str, salvaged: Salvaged | None = None
+) -> list[RawRecord]:
     """One RawRecord per record element, copied into its own document: absolute XPaths work on it, and
     its bytes declare only the namespaces it uses, not the envelope's, so its digest does not change
-    when the server's envelope does."""
+    when the server's envelope does. A record of a ``salvaged`` page holding bad bytes is rejected with
+    its identifier, when that is readable (the run then keeps its indexed version)."""
     records = []
     elements = (child for child in results if isinstance(child.tag, str))
     for index, child in enumerate(elements, start=1):
+        locator = f"startPosition={start} #{index}"
+        if salvaged is not None and child in salvaged.broken:
+            native_id = salvaged.readable(_native_id(child))
+            rejected = (ENCODING_ERROR, salvaged.broken[child])
+            records.append(RawRecord(source.id, format_, b"", native_id, locator=locator, rejected=rejected))
+            continue
         element = deepcopy(child)
         element.tail = None
         records.append(
@@ -509,7 +550,7 @@ def _split(results: etree._Element, start: int, source: Source, format_: str) ->
                 format=format_,
                 content=etree.tostring(element, encoding="UTF-8"),
                 native_id=_native_id(element),
-                locator=f"startPosition={start} #{index}",
+                locator=locator,
                 element=element,
             )
         )

@@ -16,8 +16,9 @@ Why it works the way it does:
   that GEODES and older stac-fastapi still send).
 - A listing that cannot go on raises ``ListingError`` after its last good page: a next link that repeats
   an earlier request, a page holding the very objects of an earlier one (next links with ever new tokens
-  that go round in a loop), an empty page although the total says more remain, a page that is not JSON
-  or not a FeatureCollection. The harvest then knows its listing is incomplete and deletes nothing.
+  that go round in a loop), next links that bring new objects past the total or ``max_records``
+  (``bounds``), an empty page although the total says more remain, a page that is not JSON or not a
+  FeatureCollection. The harvest then knows its listing is incomplete and deletes nothing.
 - Downloads run in a background thread, one request in flight: the next page is requested as soon as
   this one is parsed, before it is handed over, so the download overlaps the caller's work on it.
 - Each page is parsed once; every object becomes its own record: its JSON re-encoded without the
@@ -42,6 +43,7 @@ import msgspec
 from catalogue.urls import public_url
 from harvester.http import HttpClient, Response
 from harvester.protocols import ListingError, Page
+from harvester.protocols.bounds import Overrun, overrun
 from harvester.raw import RawRecord
 
 if TYPE_CHECKING:
@@ -170,6 +172,7 @@ class JsonClient:
     """
 
     def __init__(self, source: Source, name: str):
+        self.source = source
         self.http = HttpClient(source, accept=JSON_ACCEPT)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-{source.id}")
 
@@ -286,7 +289,7 @@ class Listing:
         try:
             following = self._following(document, response.url, request, number, notes)
         except ListingError as exc:
-            following, failure = None, ListingError(f"{response.where}: {exc}")
+            following, failure = None, type(exc)(f"{response.where}: {exc}")  # an ``Overrun`` stays one
         download = None if following is None else self._submit(following, number + 1)
         log.debug("%s: %d %s of %s", response.where, len(objects), self.member, matched)
         listed = Listed(
@@ -367,6 +370,12 @@ class Listing:
                 f"an empty page with a next link: the listing ends here ({self.received} {self.member})"
             )
             return None
+        most = self.client.source.max_records
+        reason = overrun(
+            self.received, matched, max(count, self.limit or 0), most, what=self.member, total="numberMatched"
+        )
+        if reason is not None:  # new objects on every page, past the total or past max_records
+            raise Overrun(reason)
         if self.limit is not None and count < self.limit and not self.cap_reported:
             self.cap_reported = True
             notes.append(

@@ -11,10 +11,12 @@ Why it works the way it does:
   or set the repository does not offer is a ``ListingError`` naming what it does offer, not an empty
   harvest that looks like success.
 - One listing per configured set, in turn (a record in two sets comes twice: the run handles duplicates).
-  Tokens are followed until an empty or missing one. A token already used in the listing raises
+  Tokens are followed until an empty or missing one. A token already used in the listing, or records
+  past ``completeListSize`` by half (past ``max_records`` without it: ``bounds``), raise
   ``ListingError`` after the last good page instead of looping; ``badResumptionToken`` (a token that
   expired) restarts the listing from its beginning once per run; ``noRecordsMatch`` is an empty listing.
-- Each response is parsed once, in the download thread, and split into records there too. The resumption
+- Each response is parsed once, in the download thread, and split into records there too. A record
+  holding bytes that are not in the response's encoding is rejected alone (``salvage``). The resumption
   token is near the end of a page, so a page is parsed before the request for the next one is sent: it
   leaves before the page is handed over, and is downloaded and parsed while the caller works. Every
   record becomes its own small document (``RawRecord.element``) without the OAI envelope, so its digest
@@ -55,6 +57,8 @@ from lxml import etree
 
 from harvester.http import HttpClient, Response
 from harvester.protocols import ListingError, Page, Protocol
+from harvester.protocols.bounds import Overrun, overrun
+from harvester.protocols.salvage import ENCODING_ERROR, Salvaged, salvage
 from harvester.raw import RawRecord
 
 if TYPE_CHECKING:
@@ -122,6 +126,7 @@ class _Answer:
     complete_size: int | None = None
     cursor: int | None = None
     ahead: _Ahead | None = None  # the next page, asked for before this one was parsed
+    salvaged: Salvaged | None = None  # records holding bytes not in the response's encoding (``salvage``)
 
     def summary(self) -> str:
         return "; ".join(code + (f": {text}" if text else "") for code, text in self.errors)
@@ -388,6 +393,12 @@ class _Harvest:
             listing.page += 1
             listing.received += len(answer.records)
             self.notes += answer.notes
+            if any(raw.rejected and not raw.native_id for raw in answer.records):
+                self.unsettled = (
+                    "a record whose identifier holds bytes that are not in the response's encoding cannot "
+                    "be matched with its indexed version"
+                )
+                self.notes.append(self.unsettled)
             for kind, quirk in answer.quirks.items():
                 self._note_once(kind, quirk)
             failure: ListingError | None = None
@@ -547,6 +558,12 @@ class _Harvest:
                 f"{answer.where}: the resumptionToken {_short(token)} was already used in this listing; "
                 f"stopping instead of looping (received {listing.received} records)"
             )
+        page, most = len(answer.records), self.source.max_records
+        reason = overrun(
+            listing.received, listing.matched, page, most, what="records", total="completeListSize"
+        )
+        if reason is not None:  # new tokens and new records, past the total or past max_records
+            raise Overrun(f"{answer.where}: {reason}")
         listing.tokens.add(token)
         return token
 
@@ -588,12 +605,21 @@ def _parse(response: Response, verb: str, what: str) -> _Answer:
     where = f"{response.where} {what}"
     http_error = ListingError(f"{where}: HTTP {response.status} {response.reason}{response.snippet()}")
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    salvaged = None
     try:
         root = etree.fromstring(response.content, parser)
     except etree.XMLSyntaxError as exc:
         if response.status >= 400:
             raise http_error from None
-        raise ListingError(f"{where}: the response is not XML ({exc}){response.snippet()}") from None
+        if verb == "ListRecords":  # records with bytes not in the page's encoding: only they are rejected
+            salvaged = salvage(
+                response.content,
+                etree.XMLParser(resolve_entities=False, no_network=True),
+                lambda page: page.iterfind("oai:ListRecords/oai:record", _NS),
+            )
+        if salvaged is None:
+            raise ListingError(f"{where}: the response is not XML ({exc}){response.snippet()}") from None
+        root = salvaged.root
     if root.tag != f"{{{OAI_NS}}}OAI-PMH":
         if response.status >= 400:
             raise http_error
@@ -609,7 +635,9 @@ def _parse(response: Response, verb: str, what: str) -> _Answer:
     if not errors and body is None:
         raise ListingError(f"{where}: the response has neither <{verb}> nor <error>")
     date = root.findtext("oai:responseDate", namespaces=_NS)
-    return _Answer(where, len(response.content), date.strip() if date else None, errors, body)
+    answer = _Answer(where, len(response.content), date.strip() if date else None, errors, body)
+    answer.salvaged = salvaged
+    return answer
 
 
 def _read_records(answer: _Answer, source: Source, position: str, granularity: str | None) -> None:
@@ -621,7 +649,11 @@ def _read_records(answer: _Answer, source: Source, position: str, granularity: s
         answer.complete_size = _number(token.get("completeListSize"))
         answer.cursor = _number(token.get("cursor"))
     form = _GRANULARITY_FORMS.get(granularity or "")
+    salvaged = answer.salvaged
     for index, record in enumerate(answer.body.iterfind("oai:record", _NS), start=1):
+        if salvaged is not None and record in salvaged.broken:
+            answer.records.append(_unreadable(record, salvaged, source, f"{position} #{index}"))
+            continue
         header = record.find("oai:header", _NS)
         identifier = datestamp = None
         deleted = False
@@ -659,6 +691,23 @@ def _read_records(answer: _Answer, source: Source, position: str, granularity: s
                 element=element,
             )
         )
+
+
+def _unreadable(record: etree._Element, salvaged: Salvaged, source: Source, locator: str) -> RawRecord:
+    """A record holding bytes not in the response's encoding, rejected: with its header's identifier
+    when that is readable, so that the run keeps its indexed version."""
+    header = record.find("oai:header", _NS)
+    identifier = salvaged.readable(_child_text(header, "identifier")) if header is not None else None
+    datestamp = salvaged.readable(_child_text(header, "datestamp")) if header is not None else None
+    return RawRecord(
+        source_id=source.id,
+        format=source.format,
+        content=b"",
+        native_id=identifier,
+        datestamp=datestamp,
+        locator=f"{locator} {identifier}" if identifier else locator,
+        rejected=(ENCODING_ERROR, salvaged.broken[record]),
+    )
 
 
 def _metadata(record: etree._Element, locator: str, notes: list[str]) -> etree._Element | None:
