@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         except RunOverlap as exc:
             print(f"error: migrate refused: {exc}; run it when the harvest has finished", file=sys.stderr)
             return 1
-        copied = target_store.rebuild(source_store.scan())
+        copied = target_store.rebuild(source_store.scan(), decoded=True)
         print(f"index: {copied} records copied into {args.to}", flush=True)
         if source_ledger is not None:
             target_ledger.load(source_ledger.dump())

@@ -62,9 +62,11 @@ class Store(ABC):
         """Remove records by id; returns how many existed."""
 
     @abstractmethod
-    def rebuild(self, records: Iterable[Record]) -> int:
+    def rebuild(self, records: Iterable[Record], *, decoded: bool = False) -> int:
         """Replace the whole content of the index with ``records``, atomically; returns how many records
-        it then holds.
+        it then holds. ``decoded``: the records were decoded from documents, and only decoded values put
+        in them (a reindex's, a copy of another index): a backend that reads each document it writes
+        back, to refuse one that would not decode, may spare itself that.
 
         Until it returns, every reader (any thread, any process, the caller's own thread while it
         produces ``records`` included) sees the old content; then the new one, never part of it. If

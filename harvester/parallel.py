@@ -260,8 +260,21 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         if workers not in _pools:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["harvester.formats.iso19139", "catalogue.record", "thesaurus"])
-            _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _pools[workers] = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_yield_to_the_writer
+            )
         return _pools[workers]
+
+
+_NICENESS = 5  # what a worker adds to its scheduling niceness (``_yield_to_the_writer``)
+
+
+def _yield_to_the_writer() -> None:
+    """Runs in each worker as it starts: lower its scheduling priority. The process that hands the work
+    out also writes the index, the one part that cannot be spread, while the workers are usually ahead
+    (they wait for it at a reindex's end); on cores they share, the kernel then serves it first (a
+    reindex of 10^6 records on 2 cores: the writing process was getting 70-85 % of a core)."""
+    os.nice(_NICENESS)
 
 
 def _discard(workers: int) -> None:

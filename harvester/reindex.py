@@ -11,7 +11,8 @@ the order kept keeps every duplicate group's primary.
 
 Nothing is lost: a raw record the current crosswalk rejects keeps its indexed version, and so does a
 record indexed without a raw in the ledger; both are counted, the rejections with their reasons. The
-unmapped keywords report is refreshed for every re-normalised record once the index is rebuilt.
+unmapped keywords report is refreshed for every re-normalised record once all are made, while the index
+is finished.
 
 No harvest may write meanwhile (its batches would wait for the rebuild, and the ledger could change
 under it): every source's run lock is taken first, or the reindex is refused naming the source being
@@ -26,7 +27,9 @@ import queue
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
@@ -46,6 +49,9 @@ from harvester.run import source_lock
 from harvester.source import Source
 
 _BATCH = 500  # records crosswalked, enriched and handed to the index at a time
+_CROSSWALKED_AHEAD = 2  # batches in the crosswalk workers' hands while one is indexed
+# A batch of (raw, indexed version, harvest time), with the outcomes of its crosswalk under way
+_Started = tuple[list[tuple[RawRecord | None, Record | None, str | None]], Iterator[Enriched | Outcome]]
 _T = TypeVar("_T")
 
 
@@ -125,13 +131,19 @@ def reindex(
         for source_id in sorted(set(configured) | set(ledger.source_ids())):
             locks.enter_context(source_lock(ledger, source_id))
         crosswalker = Crosswalker(local_workers() if workers is None else workers)
-        with tempfile.TemporaryFile() as spool, ExitStack() as shipping:
+        with (
+            tempfile.TemporaryFile() as spool,
+            ExitStack() as shipping,
+            ThreadPoolExecutor(1, thread_name_prefix="reindex-unmapped") as reporting,
+        ):
             shipment = None
             if crosswalker.workers > 0 and enricher.portable:
                 shipment = shipping.enter_context(parallel.shipped(enricher.thesaurus))
-            renormalised = _Renormalised(store, ledger, enricher, configured, crosswalker, spool, shipment)
-            renormalised.summary.indexed = store.rebuild(renormalised.records())
-            renormalised.report_unmapped()
+            renormalised = _Renormalised(
+                store, ledger, enricher, configured, crosswalker, (spool, reporting), shipment
+            )
+            renormalised.summary.indexed = store.rebuild(renormalised.records(), decoded=True)
+            renormalised.unmapped_reported()
     renormalised.summary.seconds = time.perf_counter() - started
     return renormalised.summary
 
@@ -139,7 +151,10 @@ def reindex(
 class _Renormalised:
     """The records of the new index, produced lazily as ``Store.rebuild`` reads them. The unmapped
     keywords of each are spooled to a temporary file meanwhile (a large catalogue has millions), for
-    the ledger once the index is rebuilt."""
+    the ledger once the last record is produced: reported by a thread of their own while the index is
+    finished (its deferred indexes made, committed, checkpointed: minutes for 10^6 records, as long as
+    the report), so that neither waits for the other. A rebuild that fails in that time leaves the
+    report refreshed ahead of the index: it is a report, and the next reindex or harvest mends it."""
 
     def __init__(
         self,
@@ -148,7 +163,7 @@ class _Renormalised:
         enricher: Enricher,
         sources: dict[str, Source],
         crosswalker: Crosswalker,
-        spool: IO[bytes],
+        reporting: tuple[IO[bytes], Executor],
         shipment: Shipment | None,
     ):
         self.store = store
@@ -156,24 +171,31 @@ class _Renormalised:
         self.enricher = enricher
         self.sources = sources
         self.crosswalker = crosswalker
-        self.spool = spool
+        self.spool, self.reporting = reporting  # the unmapped keywords, and the thread that reports them
+        self.report: Future[None] | None = None
         self.shipment = shipment  # the thesaurus the workers enrich with, when they do
         self.summary = ReindexSummary()
 
     def records(self) -> Iterator[Record]:
         """The index's records in indexing order, then the ledger's others (only their ids are kept
-        meanwhile, to tell them apart). The crosswalk of each batch starts before the batch before it
-        is enriched and indexed, so that the workers crosswalk while this process works (as a harvest
-        reads a page ahead) rather than each waiting for the other; and the batches are read by a
-        thread of their own (``_read_ahead``)."""
-        pending = None
+        meanwhile, to tell them apart). The crosswalk of each batch starts ``_CROSSWALKED_AHEAD``
+        batches before it is indexed, so that the workers crosswalk while this process works (as a
+        harvest reads a page ahead) rather than each waiting for the other: one batch ahead, this
+        process still waited for the workers a sixth of the time at 10^6 records, each side's pace
+        varying; and the batches are read by a thread of their own (``_read_ahead``)."""
+        pending: deque[_Started] = deque()
         for batch in _read_ahead(self._batches()):
-            started = self._started(batch)
-            if pending is not None:
-                yield from self._batch(*pending)
-            pending = started
-        if pending is not None:
-            yield from self._batch(*pending)
+            pending.append(self._started(batch))
+            if len(pending) > _CROSSWALKED_AHEAD:
+                yield from self._batch(*pending.popleft())
+        while pending:
+            yield from self._batch(*pending.popleft())
+        self.report = self.reporting.submit(self._report_unmapped)
+
+    def unmapped_reported(self) -> None:
+        """Wait for the report of the unmapped keywords (made now if the index did not read every
+        record), raising its error."""
+        (self.report or self.reporting.submit(self._report_unmapped)).result()
 
     def _batches(self) -> Iterator[list[tuple[RawRecord | None, Record | None, str | None]]]:
         """``(raw, indexed version, harvest time)``, a batch at a time: the index's records, then the
@@ -195,7 +217,7 @@ class _Renormalised:
         )
         yield from _batches(restored)
 
-    def report_unmapped(self) -> None:
+    def _report_unmapped(self) -> None:
         """The spooled unmapped keywords to the ledger, replacing what it reported for those records."""
         self.spool.seek(0)
         for lines in _batches(self.spool):

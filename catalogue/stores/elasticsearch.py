@@ -247,9 +247,10 @@ class ElasticsearchStore(Store):
         self._regroup(self.alias, (was_linked - set(known)) | self._linked(self.alias, keys))
         return len(known)
 
-    def rebuild(self, records: Iterable[Record]) -> int:
+    def rebuild(self, records: Iterable[Record], *, decoded: bool = False) -> int:
         """A new physical index written ``_BATCH`` records at a time as upserts into it (so each
-        batch's groups are evaluated in the order given), then the alias moved to it atomically."""
+        batch's groups are evaluated in the order given), then the alias moved to it atomically.
+        (Documents are not read back here, ``decoded`` or not: Elasticsearch keeps them as sent.)"""
         old = self._current()
         new = self._physical(self._next_version())
         self.client.indices.create(index=new, **es_mapping.index_body())

@@ -351,7 +351,7 @@ class SQLiteStore(Store):
             generation = _next_generation(conn)
             _log(conn, generation, _write(conn, rows))
 
-    def rebuild(self, records: Iterable[Record]) -> int:
+    def rebuild(self, records: Iterable[Record], *, decoded: bool = False) -> int:
         """One write transaction on a connection of its own: everything is deleted, then the records
         are written ``_BATCH`` at a time as upserts into the empty index (so the iterable is read
         lazily and each batch's groups are evaluated in the order given). Readers keep the snapshot
@@ -362,7 +362,8 @@ class SQLiteStore(Store):
         sort each, once every record is in; the connection gets a page cache of ``_REBUILD_CACHE_KIB``.
         At 10^6 records the pages that random inserts touch (the id, key and identifier B-trees, the
         full-text index being merged) no longer fit the usual 32 MB: each insert then read a page
-        back from the file and spilled another to the WAL."""
+        back from the file and spilled another to the WAL. Records ``decoded`` are not read back
+        (``_Row.of``): a document made of decoded values decodes."""
         with self._own_connection() as conn, _transaction(conn, "IMMEDIATE"):
             conn.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
             deferred = _drop_indexes(conn, _DEFERRED_INDEXES)
@@ -383,7 +384,7 @@ class SQLiteStore(Store):
             conn.execute("UPDATE generation SET logged = ?", (_next_generation(conn),))
             iterator = iter(records)
             while batch := list(itertools.islice(iterator, _BATCH)):
-                _write(conn, _rows(batch))
+                _write(conn, _rows(batch, read_back=not decoded))
             for sql in deferred:
                 conn.execute(sql)
             return conn.execute("SELECT count(*) FROM records").fetchone()[0]
@@ -671,10 +672,11 @@ class _Row(msgspec.Struct, frozen=True):
     identifiers: list[tuple[str, str, int]]  # sqlite_filter.identifier_rows
 
     @classmethod
-    def of(cls, record: Record) -> _Row:
+    def of(cls, record: Record, read_back: bool = True) -> _Row:
         # First, and read back: a record that would not decode must fail its batch, not every search.
         doc = to_json(record)
-        from_json(doc)
+        if read_back:
+            from_json(doc)
         boxes = [half for b in record.bboxes for half in _split(b.west, b.south, b.east, b.north)]
         if len(boxes) > MAX_BOXES:
             raise ValueError(f"record {record.id} has {len(boxes)} boxes; the index takes {MAX_BOXES}")
@@ -733,9 +735,9 @@ class _Row(msgspec.Struct, frozen=True):
         return (*self.text_columns(num), self.doc)
 
 
-def _rows(records: Iterable[Record]) -> list[_Row]:
+def _rows(records: Iterable[Record], read_back: bool = True) -> list[_Row]:
     """The rows of ``records``, the last of each id in the place of its first, as one write takes them."""
-    return [_Row.of(record) for record in {r.id: r for r in records}.values()]
+    return [_Row.of(record, read_back) for record in {r.id: r for r in records}.values()]
 
 
 def _themes(record: Record) -> list[str]:
@@ -823,7 +825,11 @@ def _keys_of(conn: sqlite3.Connection, nums: Iterable[int]) -> set[str]:
 
 
 def _remove(conn: sqlite3.Connection, known: dict[str, _Indexed]) -> None:
-    """Delete records with everything indexed about them (their duplicates are left to ``_regroup``)."""
+    """Delete records with everything indexed about them (their duplicates are left to ``_regroup``).
+    Nothing to delete, nothing is run: in a rebuild, the tables it would look in have no index on
+    ``num`` yet (``_DEFERRED_INDEXES``), and each statement would scan one."""
+    if not known:
+        return
     boxes = json.dumps([r.num << _BOX_BITS | k for r in known.values() for k in range(r.n_boxes)])
     nums = json.dumps([r.num for r in known.values()])
     conn.execute("DELETE FROM record_boxes WHERE id IN (SELECT value FROM json_each(?))", (boxes,))
