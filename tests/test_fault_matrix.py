@@ -457,12 +457,13 @@ def case_record_encoding_error_xml(h: Harness, matrix: list[Row]) -> None:
     assert "not UTF-8" in (rejected.message or ""), rejected
 
 
-def case_endless_next_chain(h: Harness, matrix: list[Row]) -> None:
-    """Past its last page the API goes on linking to 'next' pages that hold its first items again."""
-    assert isinstance(h.server, FaultyStac)
-    server = h.server
+def _links_past_the_end(
+    server: FaultyStac, page_at: Callable[[dict[str, Any], int, int, dict[str, Any]], dict[str, Any]]
+) -> Callable[[int, Request, Reply], Reply | None]:
+    """A fault: past its last page, the search goes on linking to a 'next' page (POST, a token growing by
+    the items of each page), whose content ``page_at(body, token, numberMatched, page)`` makes."""
 
-    def endless_chain(page: int, request: Request, reply: Reply) -> Reply | None:
+    def past_the_end(page: int, request: Request, reply: Reply) -> Reply | None:
         if request.path != "/search":
             return None
         body = json.loads(request.body) if request.body else {}
@@ -470,23 +471,29 @@ def case_endless_next_chain(h: Harness, matrix: list[Row]) -> None:
         document = json.loads(content)
         if any(link.get("rel") == "next" for link in document["links"]):
             return None
-        token, total = int(body.get("token", 0)), document["numberMatched"]
-        wrapped = server.normal(
-            Request("POST", "/search", {}, json.dumps({**body, "token": token % total}).encode(), 0.0)
-        )
-        document = json.loads(wrapped[1])
+        token = int(body.get("token", 0))
+        document = page_at(body, token, document["numberMatched"], document)
         following = {**body, "token": token + len(document["features"])}
-        document["links"] = [
-            {
-                "rel": "next",
-                "href": f"{server.url}/search",
-                "method": "POST",
-                "body": following,
-                "merge": False,
-            }
-        ]
+        next_link = {"rel": "next", "href": f"{server.url}/search", "method": "POST", "body": following}
+        document["links"] = [{**next_link, "merge": False}]
         return status, json.dumps(document).encode(), headers
 
+    return past_the_end
+
+
+def _search_page(server: FaultyStac, body: dict[str, Any], token: int) -> dict[str, Any]:
+    """The page of the search ``body`` that starts at ``token``, as the source serves it."""
+    reply = server.normal(Request("POST", "/search", {}, json.dumps({**body, "token": token}).encode(), 0.0))
+    return json.loads(reply[1])
+
+
+def case_endless_next_chain(h: Harness, matrix: list[Row]) -> None:
+    """Past its last page the API goes on linking to 'next' pages that hold its first items again."""
+    assert isinstance(h.server, FaultyStac)
+    server = h.server
+    endless_chain = _links_past_the_end(
+        server, lambda body, token, total, page: _search_page(server, body, token % total)
+    )
     standard(h, matrix, "endless-next-chain", endless_chain, status="failed", cause="go round in a loop")
 
 
@@ -500,38 +507,18 @@ def case_endless_new_items(h: Harness, matrix: list[Row]) -> None:
     assert isinstance(h.server, FaultyStac)
     server = h.server
 
-    def new_items(page: int, request: Request, reply: Reply) -> Reply | None:
-        if request.path != "/search":
-            return None
-        body = json.loads(request.body) if request.body else {}
-        status, content, headers = reply
-        document = json.loads(content)
-        if any(link.get("rel") == "next" for link in document["links"]):
-            return None
-        token, total = int(body.get("token", 0)), document["numberMatched"]
-        if token >= total:  # a made-up page: the collection's items again, under new ids
-            first = server.normal(
-                Request("POST", "/search", {}, json.dumps({**body, "token": 0}).encode(), 0.0)
-            )
-            document = json.loads(first[1])
-            document["features"] = [
-                {**item, "id": f"{item['id']}-{token + index}"}
-                for index, item in enumerate(document["features"])
-            ]
-        following = {**body, "token": token + len(document["features"])}
-        document["links"] = [
-            {
-                "rel": "next",
-                "href": f"{server.url}/search",
-                "method": "POST",
-                "body": following,
-                "merge": False,
-            }
+    def made_up(body: dict[str, Any], token: int, total: int, page: dict[str, Any]) -> dict[str, Any]:
+        if token < total:
+            return page
+        # a made-up page: the collection's items again, under new ids
+        first = _search_page(server, body, 0)
+        first["features"] = [
+            {**item, "id": f"{item['id']}-{token + index}"} for index, item in enumerate(first["features"])
         ]
-        return status, json.dumps(document).encode(), headers
+        return first
 
     faulty = standard(
-        h, matrix, "endless-new-items", new_items,
+        h, matrix, "endless-new-items", _links_past_the_end(server, made_up),
         status="failed", cause="the pages do not end: received 12 features although numberMatched=1",
     )  # fmt: skip
     assert faulty.counts["deleted"] == 0 and faulty.counts["added"] == 11, faulty.line()

@@ -17,7 +17,7 @@ import pytest
 
 from bench.store import generate
 from catalogue.query import FACET_ORDERS, FACETS, MAX_BUCKETS, FacetRequest, Query, Sort, parse_external_ids
-from catalogue.record import Identifier, LocalisedText, from_json
+from catalogue.record import Identifier, LocalisedText, Record, from_json
 from catalogue.store import Store, open_store
 from catalogue.stores import columns as columns_module
 from catalogue.stores import sqlite as backend
@@ -585,6 +585,26 @@ def test_a_snapshot_loaded_in_small_chunks_answers_as_sql_does(
         assert columns is not None and columns.dead == 0 and columns.n == rows > 80 * 7  # loaded in chunks
 
 
+def random_write(
+    harvest: SQLiteStore, rng: random.Random, indexed: list[str], fresh: Iterator[Record], title: str
+) -> list[str]:
+    """One write of another process, drawn: new records, 10 records retitled ``title``, or 5 deleted;
+    the ids indexed after it."""
+    action = rng.choice(["insert", "replace", "delete"])
+    if action == "insert":
+        batch = [next(fresh) for _ in range(rng.randint(1, 30))]
+        harvest.upsert(batch)
+        return indexed + [r.id for r in batch]
+    chosen = rng.sample(indexed, 10 if action == "replace" else 5)
+    if action == "replace":
+        harvest.upsert(
+            [msgspec.structs.replace(harvest.get(i), title=LocalisedText(text=title)) for i in chosen]  # type: ignore[arg-type]
+        )
+        return indexed
+    harvest.delete(chosen)
+    return [i for i in indexed if i not in chosen]
+
+
 def test_the_snapshot_follows_writes_of_another_process(tmp_path: Path) -> None:
     """A harvest in another process inserts, replaces, deletes and regroups records while the snapshot is
     searched: advanced by the changes each write logs, it answers as SQL does after every write."""
@@ -600,23 +620,8 @@ def test_the_snapshot_follows_writes_of_another_process(tmp_path: Path) -> None:
         indexed = [r.id for r in records[:300]]
         fresh = iter(records[300:])
         for step in range(60):
-            action = rng.choice(["insert", "replace", "delete", "duplicate"])
-            if action == "insert":
-                batch = [next(fresh) for _ in range(rng.randint(1, 30))]
-                harvest.upsert(batch)
-                indexed += [r.id for r in batch]
-            elif action == "replace":
-                chosen = rng.sample(indexed, 10)
-                harvest.upsert(
-                    [
-                        msgspec.structs.replace(harvest.get(i), title=LocalisedText(text=f"v{step}"))
-                        for i in chosen
-                    ]
-                )  # type: ignore[arg-type]
-            elif action == "delete":
-                chosen = rng.sample(indexed, 5)
-                harvest.delete(chosen)
-                indexed = [i for i in indexed if i not in chosen]
+            if rng.random() < 0.75:
+                indexed = random_write(harvest, rng, indexed, fresh, f"v{step}")
             else:  # another source republishes records: they group, and a delete of a primary regroups
                 chosen = [r for r in records[:300] if r.id in indexed and r.source_id == "odatis-sextant"][:8]
                 harvest.upsert([republished(r, r.id.replace("odatis-sextant", "theia-oso")) for r in chosen])
@@ -685,23 +690,7 @@ def test_ranked_matches_follow_writes_with_fts5s_own_scores(
             assert ('"carbon"', True) in scored and ('"golfe de gascogne"', True) in scored
             for phrase, _ in scored:
                 assert_fts5_scores(snapshot, phrase)
-            action = rng.choice(["insert", "replace", "delete"])
-            if action == "insert":
-                batch = [next(fresh) for _ in range(rng.randint(1, 40))]
-                harvest.upsert(batch)
-                indexed += [r.id for r in batch]
-            elif action == "replace":
-                chosen = rng.sample(indexed, 10)
-                harvest.upsert(
-                    [
-                        msgspec.structs.replace(harvest.get(i), title=LocalisedText(text=f"carbon v{step}"))
-                        for i in chosen
-                    ]
-                )  # type: ignore[arg-type]
-            else:
-                chosen = rng.sample(indexed, 15)
-                harvest.delete(chosen)
-                indexed = [i for i in indexed if i not in chosen]
+            indexed = random_write(harvest, rng, indexed, fresh, f"carbon v{step}")
         snapshot.search(Query(q=[["carbon"]], limit=5))
         assert snapshot._columns is not None and snapshot._columns.dead > 0  # advanced, not loaded again
     # FTS5 scored only the rows each write appended: the matches before were carried and scored here.
