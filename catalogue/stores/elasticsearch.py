@@ -104,6 +104,15 @@ _KEEP_ALIVE = "5m"  # of the point in time a scan or a deep page reads
 _REFRESH = ("wait_for", "true")
 
 
+def check_naming(prefix: str, refresh: str) -> None:
+    """What the store and the ledger on Elasticsearch both require: a ``prefix`` Elasticsearch takes in
+    index names, a ``refresh`` mode a write may ask for."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", prefix):
+        raise ValueError(f"Elasticsearch prefix {prefix!r}: lower-case letters, digits, '-', '_', '.'")
+    if refresh not in _REFRESH:
+        raise ValueError(f"Elasticsearch refresh must be one of {', '.join(_REFRESH)}, not {refresh!r}")
+
+
 class ElasticsearchStore(Store):
     """The ``Store`` on an Elasticsearch cluster (8.x or 9.x). Options are ``es_client``'s, plus
     ``prefix`` (the names of the alias and indexes; several catalogues may share a cluster) and
@@ -122,10 +131,7 @@ class ElasticsearchStore(Store):
         refresh: str = "wait_for",
         timeout: float = 30.0,
     ) -> None:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", prefix):
-            raise ValueError(f"Elasticsearch prefix {prefix!r}: lower-case letters, digits, '-', '_', '.'")
-        if refresh not in _REFRESH:
-            raise ValueError(f"Elasticsearch refresh must be one of {', '.join(_REFRESH)}, not {refresh!r}")
+        check_naming(prefix, refresh)
         self.client = es_client(
             url,
             username=username,

@@ -39,7 +39,6 @@ import hashlib
 import itertools
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -77,7 +76,6 @@ log = logging.getLogger(__name__)
 
 _PAGE = 1000  # documents per search page and per bulk request
 _MAX_ID_BYTES = 512  # Elasticsearch's limit on a document _id
-_REFRESH = ("true", "wait_for")
 _BULK_RETRIES = 5  # of the operations a bulk request's answer refuses with 429
 Operation = list[dict[str, Any]]  # a bulk action line, and its document unless it deletes
 
@@ -344,10 +342,9 @@ class ElasticsearchLedger(Ledger):
         lock_ttl: float = 120.0,
         cache_dir: str = "var",
     ) -> None:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", prefix):
-            raise ValueError(f"Elasticsearch prefix {prefix!r}: lower-case letters, digits, '-', '_', '.'")
-        if refresh not in _REFRESH:
-            raise ValueError(f"Elasticsearch refresh must be one of {', '.join(_REFRESH)}, not {refresh!r}")
+        from catalogue.stores.elasticsearch import check_naming  # imported only when this ledger is used
+
+        check_naming(prefix, refresh)
         if lock_ttl < 3:
             raise ValueError(f"lock_ttl must be at least 3 seconds, got {lock_ttl}")
         self.client = _client(
