@@ -220,7 +220,9 @@ class SchedulerProcess:
             )
 
     def started(self) -> str | None:
-        """Its start-up line, once printed."""
+        """Its start-up line, once printed; a process that ended before printing it fails the test."""
+        if self.process.poll() is not None and not self.out.read_text():
+            pytest.fail(f"the scheduler ended ({self.process.returncode}): {self.err.read_text()[-2000:]}")
         return next((line for line in self.out.read_text().splitlines() if "scheduler running" in line), None)
 
     def stop(self) -> None:

@@ -94,6 +94,7 @@ from catalogue.record import FairReport, Record, from_json, to_json
 from catalogue.store import Extent, SearchResult, Store
 from catalogue.stores import sqlite_filter
 from catalogue.stores.columns import BOX_BITS, Columns, Criteria, varints
+from catalogue.stores.wal import write_ahead_logging
 
 SCHEMA_VERSION = 3
 
@@ -613,7 +614,7 @@ class _Handle:
 def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
     # check_same_thread=False only so that ``close`` may close other threads' connections.
     conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode = WAL")
+    write_ahead_logging(conn, busy_timeout)
     conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; never corrupt in WAL mode
     conn.execute("PRAGMA temp_store = MEMORY")  # sorts of large result sets
     conn.execute("PRAGMA cache_size = -32000")  # 32 MB

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from catalogue.stores.wal import write_ahead_logging
 from harvester.ledger import (
     KINDS,
     Entry,
@@ -101,6 +102,7 @@ CREATE TABLE IF NOT EXISTS seen (     -- the records the open listing of a sourc
 """
 # Ids bound in one ``IN (...)`` look-up: under SQLite's historical limit of 999 host parameters.
 _IDS_PER_QUERY = 500
+_BUSY_TIMEOUT = 60  # seconds a write waits for another process's to end
 # Columns added to ``runs`` after the first release of the ledger: (name, definition).
 _RUN_COLUMNS = (
     ("kind", "TEXT NOT NULL DEFAULT 'full'"),
@@ -152,8 +154,10 @@ class SQLiteLedger(Ledger):
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT
+            )
+            write_ahead_logging(db, _BUSY_TIMEOUT)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             with self._connections_lock:
