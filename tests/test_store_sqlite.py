@@ -3,13 +3,15 @@ version and migration, index consistency, date normalisation)."""
 
 from __future__ import annotations
 
+import logging
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -146,7 +148,7 @@ def as_version_2(store: SQLiteStore) -> None:
     labels (version 2 had none), leaves what version 2 wrote."""
     with raw(store) as conn:
         conn.execute("BEGIN")
-        for table in ("changes", "generation", "record_facets"):
+        for table in ("changes", "generation", "record_facets", "phrase_matches"):
             conn.execute(f"DROP TABLE {table}")
         for num, doc in conn.execute("SELECT num, doc FROM documents").fetchall():
             record = from_json(doc)
@@ -247,6 +249,20 @@ def test_a_version_2_file_is_migrated_in_place_to_the_schema_of_a_new_file(tmp_p
         migrated.upsert([sst()])  # numbered above every record migrated, and followed by the snapshot
         assert found(migrated, properties={"theme": [EARTH_SCIENCE]}) == [POLDER]
         assert found(migrated, properties={"theme": [DATA_TERRA + "ocean"]}) == []
+        assert_consistent(migrated)
+
+
+def test_a_version_3_file_is_migrated_in_place_to_the_schema_of_a_new_file(
+    db: SQLiteStore, tmp_path: Path
+) -> None:
+    db.upsert([polder(), sst()])
+    db.close()
+    with raw(db) as conn:  # version 3 did not remember matches
+        conn.execute("DROP TABLE phrase_matches")
+        conn.execute("PRAGMA user_version = 3")
+    with SQLiteStore(path=db.path) as migrated, SQLiteStore(path=tmp_path / "new.db") as new:
+        assert schema(migrated) == schema(new)
+        assert found(migrated, q=[["aerosols"]]) == [POLDER]
         assert_consistent(migrated)
 
 
@@ -685,7 +701,9 @@ def test_ranked_matches_follow_writes_with_fts5s_own_scores(
             columns = snapshot._columns
             assert columns is not None
             with raw(snapshot) as conn:
-                assert backend._FullText(conn).totals()[1] == int(columns.lengths[columns.live].sum())
+                assert backend._FullText(conn, snapshot._remember).totals()[1] == int(
+                    columns.lengths[columns.live].sum()
+                )
             scored = [key for key, entry in columns._fts.items() if key[1] and entry.scores is not None]
             assert ('"carbon"', True) in scored and ('"golfe de gascogne"', True) in scored
             for phrase, _ in scored:
@@ -715,6 +733,159 @@ def test_ranked_matches_survive_a_snapshot_loaded_whole(
         assert asked and all(ranked and last > 0 for _, ranked, last in asked)
         assert_fts5_scores(snapshot, '"temperature"')
         assert after.matched > before.matched
+
+
+@pytest.fixture
+def remember_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ranked phrase FTS5 finds matches of is saved in the index (not only the common ones)."""
+    monkeypatch.setattr(columns_module, "_REMEMBER_FROM", 1)
+
+
+def eventually(fetch: Callable[[], Any]) -> Any:
+    """What ``fetch`` gives once it gives something: the store's saving thread saves a little later."""
+    deadline = time.monotonic() + 10
+    while not (found := fetch()):
+        if time.monotonic() > deadline:
+            pytest.fail("not seen within 10 s")
+        time.sleep(0.02)
+    return found
+
+
+def saved_matches(store: SQLiteStore, phrase: str, generation: int = 0) -> tuple[int, list[int], list[float]]:
+    """The covered number, record numbers and frequencies saved for ``phrase`` from a snapshot of
+    ``generation`` or later, once the store's saving thread has written them."""
+    sql = "SELECT covered, nums, frequencies FROM phrase_matches WHERE phrase = ? AND generation >= ?"
+
+    def saved() -> tuple[int, bytes, bytes] | None:
+        with raw(store) as conn:
+            return conn.execute(sql, (phrase, generation)).fetchone()
+
+    covered, nums, frequencies = eventually(saved)
+    return covered, np.frombuffer(nums, "<i8").tolist(), np.frombuffer(frequencies, "<f4").tolist()
+
+
+def generation_of(store: SQLiteStore) -> int:
+    with raw(store) as conn:
+        return conn.execute("SELECT n FROM generation").fetchone()[0]
+
+
+@pytest.mark.usefixtures("remember_all")
+def test_ranked_matches_are_saved_for_the_searches_of_other_processes(
+    tmp_path: Path, asked: list[tuple[str, bool, int]]
+) -> None:
+    """The first search of a phrase in a process finds the matches another process's search saved: FTS5
+    is asked only for the records numbered above them, the records deleted since are left out, and the
+    scores are FTS5's own, bit for bit, whatever was written in between."""
+    records = generate(700)
+    path = tmp_path / "c.db"
+    with SQLiteStore(path=path) as harvest, SQLiteStore(path=path, columns=False) as sql:
+        harvest.upsert(records[:400])
+        with SQLiteStore(path=path) as first:
+            first.search(Query(q=[["carbon"]], limit=5))
+        covered, nums, frequencies = saved_matches(harvest, '"carbon"')
+        assert nums == sorted(_fts5_scores(harvest, '"carbon"')) and len(nums) > 20
+        assert covered >= nums[-1] and all(f >= 1 and f.is_integer() for f in frequencies)
+
+        rng = random.Random(5)
+        indexed, fresh = [r.id for r in records[:400]], iter(records[400:])
+        for step in range(4):  # inserts, replacements (new numbers) and deletes of carbon records
+            indexed = random_write(harvest, rng, indexed, fresh, f"carbon v{step}")
+        harvest.delete([i for i in indexed if i in {r.id for r in records[:400]}][:3])
+        asked.clear()
+        with SQLiteStore(path=path) as second:
+            query = Query(q=[["carbon"]], limit=50)
+            assert_same_answers(second, sql, query)
+            assert asked == [('"carbon"', True, covered)]  # FTS5 found only the rows numbered above
+            assert_fts5_scores(second, '"carbon"')
+            assert second.search(Query(q=[["carbon"]], limit=0)).matched == len(
+                _fts5_scores(harvest, '"carbon"')
+            )
+
+
+@pytest.mark.usefixtures("remember_all")
+def test_matches_saved_after_a_delete_are_not_used_by_a_snapshot_of_before(
+    tmp_path: Path, asked: list[tuple[str, bool, int]]
+) -> None:
+    """A read transaction that began before a delete still sees the record deleted: the matches another
+    process saved after it lack that record, so that transaction's snapshot has FTS5 find them."""
+    path = tmp_path / "c.db"
+    with SQLiteStore(path=path) as harvest, SQLiteStore(path=path) as old:
+        harvest.upsert(generate(300))
+        before_delete = _fts5_scores(harvest, '"carbon"')
+        with raw(harvest) as conn:
+            (doomed,) = conn.execute("SELECT id FROM records WHERE num = ?", (min(before_delete),)).fetchone()
+        with old._transaction() as conn:
+            snapshot = old._snapshot(conn, wait=True)  # the read transaction sees this generation from now on
+            assert snapshot is not None
+            harvest.delete([doomed])
+            with SQLiteStore(path=path) as newer:
+                newer.search(Query(q=[["carbon"]], limit=1))
+            saved_matches(harvest, '"carbon"', generation_of(harvest))
+            asked.clear()
+            hits, _ = snapshot.full_text(['"carbon"'], True, backend._FullText(conn, old._remember))
+            assert set(snapshot.nums[hits].tolist()) == set(before_delete)  # the record deleted since too
+            assert asked == [('"carbon"', True, 0)]
+
+
+@pytest.mark.usefixtures("remember_all")
+def test_a_rebuild_forgets_the_saved_matches(tmp_path: Path, asked: list[tuple[str, bool, int]]) -> None:
+    records = generate(200)
+    with SQLiteStore(path=tmp_path / "c.db") as store:
+        store.upsert(records)
+        store.search(Query(q=[["carbon"]], limit=1))
+        saved_matches(store, '"carbon"')
+        store.rebuild(records)  # every record numbered anew
+        with raw(store) as conn:
+            assert conn.execute("SELECT count(*) FROM phrase_matches").fetchone()[0] == 0
+        asked.clear()
+        with SQLiteStore(path=store.path) as after:
+            after.search(Query(q=[["carbon"]], limit=1))
+            assert asked == [('"carbon"', True, 0)]
+            assert_fts5_scores(after, '"carbon"')
+
+
+@pytest.mark.usefixtures("remember_all")
+def test_past_their_bytes_the_matches_saved_from_the_oldest_snapshots_are_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = generate(300)
+    with SQLiteStore(path=tmp_path / "c.db") as store:
+        store.upsert(records[:200])
+        saved = {}
+        for word, record in zip(("carbon", "temperature", "2003"), records[200:], strict=False):
+            if word == "2003":  # room for the last two saved only
+                size = 12 * len(_fts5_scores(store, f'"{word}"'))
+                monkeypatch.setattr(backend, "_SAVED_BYTES", saved['"temperature"'] + size)
+            store.search(Query(q=[[word]], limit=1))
+            _, nums, _ = saved_matches(store, f'"{word}"', generation_of(store))
+            saved[f'"{word}"'] = 12 * len(nums)
+            store.upsert([record])  # the next is saved from a newer snapshot
+        with raw(store) as conn:
+            kept = dict(conn.execute("SELECT phrase, length(nums) + length(frequencies) FROM phrase_matches"))
+        assert kept == {'"temperature"': saved['"temperature"'], '"2003"': saved['"2003"']}
+
+
+@pytest.mark.usefixtures("remember_all")
+def test_matches_are_not_saved_while_another_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A save waits ``_SAVE_WAIT_MS`` at most for the write lock, in a thread of its own: the search
+    answers, the save is dropped and logged, and a later search saves them."""
+    monkeypatch.setattr(backend, "_SAVE_WAIT_MS", 50)
+    path = tmp_path / "c.db"
+    with SQLiteStore(path=path) as store:
+        store.upsert(generate(200))
+    with raw(store) as writer, caplog.at_level(logging.INFO, logger=backend.__name__):
+        writer.execute("BEGIN IMMEDIATE")  # a harvest's write under way
+        with SQLiteStore(path=path) as searching:
+            assert searching.search(Query(q=[["carbon"]], limit=1)).matched > 0
+            not_saved = 'the matches of "carbon" are not saved in'
+            eventually(lambda: any(m.startswith(not_saved) and m.endswith("locked") for m in caplog.messages))
+        assert writer.execute("SELECT count(*) FROM phrase_matches").fetchone()[0] == 0
+        writer.execute("ROLLBACK")
+    with SQLiteStore(path=path) as later:
+        later.search(Query(q=[["carbon"]], limit=1))
+        saved_matches(later, '"carbon"')
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,9 @@ _TEXT_COLUMNS = ("source_id", "pole", "resource_type", "language", "fair_level")
 _SORTED_COLUMNS = ("title_key", "updated", "created", "time_start", "time_end", "id", "fair_score")
 _MULTI = facet_values.MULTI_VALUED
 _FTS_CACHE = 512  # phrases remembered per snapshot
+# Ranked matches found by FTS5 in one go from which they are saved in the index (``FullText.remember``):
+# ten thousand cost FTS5 about ten milliseconds, a word in a third of 10^6 records 400.
+_REMEMBER_FROM = 10_000
 _ORDERS = 4  # orders of every row remembered per snapshot (deep pages)
 _LAST = np.iinfo(np.int64).max  # the sort key of a missing value: after every other
 BOX_BITS = 16  # box k of record num is R*Tree id num << BOX_BITS | k (catalogue.stores.sqlite)
@@ -82,6 +85,25 @@ class FullText(Protocol):
 
     def totals(self) -> tuple[int, int]:
         """The rows of the index and their tokens, all columns: what bm25's IDF and average length are of."""
+
+    def remembered(self, phrase: str) -> Remembered | None:
+        """The ranked matches of ``phrase`` a search saved in the index (``remember``), if any."""
+
+    def remember(self, phrase: str, matches: Remembered) -> None:
+        """Save a phrase's ranked matches for the searches of every process to come (when the index is
+        not busy: a search never waits for it)."""
+
+
+class Remembered(NamedTuple):
+    """A phrase's ranked matches as they are saved in the index, by record number: they stay true as
+    long as the index lives, since a record's text never changes while its number lives and a number
+    is never given twice. Of a snapshot of ``generation``: every record then indexed whose number is
+    at most ``covered`` and that matches is in ``nums``, with its weighted frequency of the phrase."""
+
+    nums: np.ndarray
+    frequencies: np.ndarray
+    covered: int
+    generation: int
 
 
 class _Matches(NamedTuple):
@@ -320,13 +342,16 @@ class Columns:
         with older._fts_lock:
             entries = list(older._fts.items())
         for key, entry in entries:
-            nums = older.nums[entry.positions]
-            at = np.minimum(np.searchsorted(self.nums, nums), max(self.n - 1, 0))
-            kept = self.nums[at] == nums if self.n else np.zeros(len(nums), dtype=bool)
-            last = older.nums[entry.covered - 1] if entry.covered else 0
-            covered = int(np.searchsorted(self.nums, last, side="right"))
-            frequencies = entry.frequencies[kept] if entry.frequencies is not None else None
-            self._fts[key] = _Matches(at[kept], frequencies, None, covered)
+            last = int(older.nums[entry.covered - 1]) if entry.covered else 0
+            self._fts[key] = self._carried(older.nums[entry.positions], entry.frequencies, last)
+
+    def _carried(self, nums: np.ndarray, frequencies: np.ndarray | None, last: int) -> _Matches:
+        """The matches among the records numbered up to ``last`` (and their frequencies, if any) of an
+        older snapshot, in this one: less those no longer in it, covering its rows up to ``last``."""
+        at = np.minimum(np.searchsorted(self.nums, nums), max(self.n - 1, 0))
+        kept = self.nums[at] == nums if self.n else np.zeros(len(nums), dtype=bool)
+        covered = int(np.searchsorted(self.nums, last, side="right"))
+        return _Matches(at[kept], frequencies[kept] if frequencies is not None else None, None, covered)
 
     def _positions(self, nums: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positions of record numbers known to be in the snapshot."""
@@ -471,9 +496,13 @@ class Columns:
         every bm25 score (through the number of rows, of those matching, and their average length),
         but not what each is computed from, each match's frequency of the phrase and its length, so
         they are computed again here from those (``_bm25``), not by FTS5 for every match: 5 ms rather
-        than 400 for a word in a third of 10^6 records."""
+        than 400 for a word in a third of 10^6 records.
+
+        A phrase this snapshot has no entry for is looked for in the index, where the searches of
+        every process save the ranked matches FTS5 found many of (``_REMEMBER_FROM``): the first search
+        of a common word in a process is then as cheap as one after a write."""
         with self._fts_lock:
-            entry = _NO_MATCHES
+            entry = None
             for key in ((phrase, ranked), (phrase, True)):
                 if key in self._fts:
                     self._fts.move_to_end(key)
@@ -481,6 +510,8 @@ class Columns:
                     if entry.covered == self.n and (entry.scores is not None or not ranked):
                         return entry.positions, entry.scores
                     break
+        if entry is None:
+            entry = self._remembered(phrase, full_text)
         if ranked and entry.frequencies is None:
             entry = _NO_MATCHES  # unranked: no frequencies to score the rows it covers
         after = int(self.nums[entry.covered - 1]) if entry.covered else 0
@@ -499,7 +530,18 @@ class Columns:
             self._fts[(phrase, ranked)] = _Matches(positions, frequencies, all_scores, self.n)
             while len(self._fts) > _FTS_CACHE:
                 self._fts.popitem(last=False)
+        if frequencies is not None and len(rowids) >= _REMEMBER_FROM:
+            last = int(self.nums[self.n - 1])
+            full_text.remember(phrase, Remembered(self.nums[positions], frequencies, last, self.generation))
         return positions, all_scores
+
+    def _remembered(self, phrase: str, full_text: FullText) -> _Matches:
+        """The phrase's matches the index keeps, when saved from a snapshot no newer than this one (a
+        newer one lacks the records deleted since, which this one still holds); else none."""
+        saved = full_text.remembered(phrase)
+        if saved is None or saved.generation > self.generation:
+            return _NO_MATCHES
+        return self._carried(saved.nums, saved.frequencies, saved.covered)
 
     def _id_ranks(self, ids: list[str]) -> np.ndarray:
         """The id ranks of the records ``ids`` that the snapshot has (dead rows too: ``match`` masks

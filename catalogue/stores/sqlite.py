@@ -38,6 +38,8 @@ migrate a file in place):
 - ``generation``: one number, incremented by every write transaction, and ``changes``: the records each
   write inserted, deleted or regrouped, by generation (the last ``_CHANGES_KEPT`` generations). Record
   numbers are never given twice (``generation.last_num``).
+- ``phrase_matches``: the ranked full-text matches of common phrases, by record number, that a search
+  had FTS5 find and saved for the searches of every other process (``columns.Remembered``).
 
 Searches and facets run on a columnar snapshot of the index in memory (``catalogue.stores.columns``):
 numpy arrays read from these tables (not from the documents), tagged with the generation they were read
@@ -49,7 +51,8 @@ other threads meanwhile run in SQL). Criteria the snapshot does not hold (CQL2 `
 ``externalIds``) run in SQL. So a search never serves what a committed write changed.
 
 Version 1 had no duplicate groups, version 2 no concepts, FAIR columns, identifiers, facets nor
-generations; an older file is migrated in place when opened, to the very schema a new file gets.
+generations, version 3 no saved phrase matches; an older file is migrated in place when opened, to the
+very schema a new file gets.
 
 Concurrency: WAL mode, one connection per thread. A harvest in another process writes in short
 batch transactions while the server's threads keep reading their snapshot, unblocked. ``rebuild``
@@ -63,13 +66,15 @@ import calendar
 import functools
 import itertools
 import json
+import logging
 import math
 import re
 import sqlite3
 import threading
 import unicodedata
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,13 +98,15 @@ from catalogue.query import (
 from catalogue.record import FairReport, Record, from_json, to_json
 from catalogue.store import Extent, SearchResult, Store
 from catalogue.stores import sqlite_filter
-from catalogue.stores.columns import BOX_BITS, Columns, Criteria, varints
+from catalogue.stores.columns import BOX_BITS, Columns, Criteria, Remembered, varints
 from catalogue.stores.wal import write_ahead_logging
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 OPEN_START = "0000-01-01T00:00:00Z"
 OPEN_END = "9999-12-31T23:59:59Z"
+
+_logger = logging.getLogger(__name__)
 
 _BOX_BITS = BOX_BITS
 MAX_BOXES = 1 << _BOX_BITS  # per record, after antimeridian splitting
@@ -234,6 +241,44 @@ CREATE TABLE changes (
 """
 _CHANGES_KEPT = 256
 
+# Version 4, remembered full-text matches: what migrates a version-3 file and completes a new one.
+_VERSION_4 = """
+-- The ranked matches of common phrases (``columns.Remembered``), saved by the search that had FTS5
+-- find them, so that no other process has it find them again (400 ms for a word in a third of 10^6
+-- records). True as long as the file lives: a record's text never changes while its number lives
+-- (a change that rewrote indexed text in place, as a migration might, must empty this table), and a
+-- rebuild numbers every record anew (it empties it, to free the space).
+CREATE TABLE phrase_matches (
+    phrase TEXT PRIMARY KEY,      -- the FTS5 phrase, quoted (``fts_phrases``)
+    weights TEXT NOT NULL,        -- the bm25 column weights of the frequencies (``_WEIGHTS``)
+    generation INTEGER NOT NULL,  -- of the snapshot they were found in
+    covered INTEGER NOT NULL,     -- every record then indexed, numbered up to this and matching, is in nums
+    nums BLOB NOT NULL,           -- their numbers, increasing: int64, little-endian
+    frequencies BLOB NOT NULL     -- each one's weighted frequency of the phrase: float32 (whole numbers)
+);
+"""
+# Bytes of matches ``phrase_matches`` keeps (about 60 words each in a third of 10^6 records): past them,
+# those saved from the oldest snapshots are forgotten.
+_SAVED_BYTES = 256 << 20
+_WEIGHTS_SAVED = ",".join(map(str, _WEIGHTS))
+_SAVE_MATCHES = """
+INSERT INTO phrase_matches (phrase, weights, generation, covered, nums, frequencies) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (phrase) DO UPDATE SET
+    weights = excluded.weights, generation = excluded.generation, covered = excluded.covered,
+    nums = excluded.nums, frequencies = excluded.frequencies
+WHERE excluded.generation >= phrase_matches.generation OR excluded.weights != phrase_matches.weights
+"""
+_FORGET_MATCHES = """
+DELETE FROM phrase_matches WHERE phrase IN (
+    SELECT phrase FROM (
+        SELECT phrase, sum(length(nums) + length(frequencies)) OVER (ORDER BY generation DESC, phrase) AS kept
+        FROM phrase_matches
+    ) WHERE kept > ?
+)
+"""
+_SAVES_PENDING = 4  # remembered matches waiting to be saved; more are dropped (``SQLiteStore._remember``)
+_SAVE_WAIT_MS = 1000  # how long a save waits for the write lock before it is dropped
+
 _INSERT_RECORD = """
 INSERT INTO records (num, id, source_id, pole, resource_type, language, title_key, updated, created,
                      time_start, time_end, n_times, n_boxes, seq, fair_score, fair_level, validated)
@@ -331,6 +376,8 @@ class SQLiteStore(Store):
         self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
+        self._saving: set[str] = set()  # phrases whose remembered matches wait to be saved
+        self._saver: ThreadPoolExecutor | None = None  # saves them, made on first use
         try:
             self._create_schema()
         except BaseException:
@@ -380,6 +427,7 @@ class SQLiteStore(Store):
             ):
                 conn.execute(f"DELETE FROM {table}")
             conn.execute("DELETE FROM records")
+            conn.execute("DELETE FROM phrase_matches")  # of numbers no record will have again
             # Every snapshot loads again: the log starts afresh at this generation.
             conn.execute("DELETE FROM changes")
             conn.execute("UPDATE generation SET logged = ?", (_next_generation(conn),))
@@ -422,7 +470,8 @@ class SQLiteStore(Store):
         with self._transaction() as conn:
             columns = self._snapshot(conn, wait=bool(query.facets))
             if columns is not None and _columnar(query):
-                mask, score = columns.match(query, (criteria := _criteria(query)), _FullText(conn))
+                criteria = _criteria(query)
+                mask, score = columns.match(query, criteria, _FullText(conn, self._remember))
                 nums = columns.page(mask, score, query, criteria)
                 matched = int(np.count_nonzero(mask))
                 counted = columns.facets(mask, query.facets)
@@ -479,7 +528,7 @@ class SQLiteStore(Store):
             columns = self._snapshot(conn, wait=True)
             if columns is None or not _columnar(query):
                 return plan.extent(conn)
-            mask, _ = columns.match(query, _criteria(query), _FullText(conn))
+            mask, _ = columns.match(query, _criteria(query), _FullText(conn, self._remember))
             bbox, time = columns.extent(mask)
         return _extent(bbox, time)
 
@@ -532,9 +581,52 @@ class SQLiteStore(Store):
 
     # --- connections ----------------------------------------------------------------------------
 
+    def _remember(self, phrase: str, matches: Remembered) -> None:
+        """Save a phrase's ranked matches in a thread of its own: a search never waits for the write
+        lock. One save a phrase at a time and ``_SAVES_PENDING`` at most: while the index is busy (a
+        rebuild holds the write lock for minutes) the others are dropped; a later search finds them."""
+        with self._lock:
+            if self._closed or phrase in self._saving or len(self._saving) >= _SAVES_PENDING:
+                return
+            self._saving.add(phrase)
+            if self._saver is None:
+                self._saver = ThreadPoolExecutor(1, thread_name_prefix="terracat-matches")
+            self._saver.submit(self._save_matches, phrase, matches)
+
+    def _save_matches(self, phrase: str, matches: Remembered) -> None:
+        """In the saving thread, whose connection serves nothing else: waiting ``_SAVE_WAIT_MS`` at
+        most for the write lock. Not saved (a busy or read-only index) is not an error: it is logged."""
+        try:
+            conn = self._connection()
+            conn.execute(f"PRAGMA busy_timeout = {_SAVE_WAIT_MS}")
+            with _transaction(conn, "IMMEDIATE"):
+                conn.execute(
+                    _SAVE_MATCHES,
+                    (
+                        phrase,
+                        _WEIGHTS_SAVED,
+                        matches.generation,
+                        matches.covered,
+                        matches.nums.astype("<i8").tobytes(),
+                        matches.frequencies.astype("<f4").tobytes(),
+                    ),
+                )
+                conn.execute(_FORGET_MATCHES, (_SAVED_BYTES,))
+        except sqlite3.Error as error:
+            _logger.info("the matches of %s are not saved in %s: %s", phrase, self.path, error)
+        except Exception:  # a bug: the executor would keep it in a future no one reads
+            _logger.exception("the matches of %s are not saved in %s", phrase, self.path)
+        finally:
+            with self._lock:
+                self._saving.discard(phrase)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            saver, self._saver = self._saver, None
+        if saver is not None:
+            saver.shutdown(wait=True, cancel_futures=True)  # the save under way ends; those waiting do not
+        with self._lock:
             for handle in list(self._handles):
                 handle.conn.close()
             self._handles.clear()
@@ -581,6 +673,9 @@ class SQLiteStore(Store):
                     _add_groups(conn)
                 if version in (0, 1, 2):
                     _add_version_3(conn)
+                if version in (0, 1, 2, 3):
+                    for statement in _statements(_VERSION_4):
+                        conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         version = _user_version(conn)
         if version != SCHEMA_VERSION:
@@ -1326,10 +1421,12 @@ def _criteria(query: Query) -> Criteria:
 
 
 class _FullText:
-    """FTS5 as the columnar snapshot searches it (``columns.FullText``), in ``conn``'s read transaction."""
+    """FTS5 as the columnar snapshot searches it (``columns.FullText``), in ``conn``'s read transaction;
+    ``save`` saves remembered matches (``SQLiteStore._remember``)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, save: Callable[[str, Remembered], None]) -> None:
         self.conn = conn
+        self.save = save
 
     def matches(self, phrase: str, ranked: bool, after: int) -> tuple[np.ndarray, np.ndarray | None]:
         if not ranked:
@@ -1350,6 +1447,25 @@ class _FullText:
         row = self.conn.execute("SELECT block FROM documents_fts_data WHERE id = 1").fetchone()
         values = varints(row[0]) if row else []
         return (int(values[0]), int(values[1:].sum())) if len(values) else (0, 0)
+
+    def remembered(self, phrase: str) -> Remembered | None:
+        sql = (
+            "SELECT generation, covered, nums, frequencies FROM phrase_matches"
+            " WHERE phrase = ? AND weights = ?"
+        )
+        row = self.conn.execute(sql, (phrase, _WEIGHTS_SAVED)).fetchone()
+        if row is None:
+            return None
+        generation, covered, nums, frequencies = row
+        return Remembered(
+            np.frombuffer(nums, dtype="<i8").astype(np.int64),
+            np.frombuffer(frequencies, dtype="<f4").astype(np.float64),
+            covered,
+            generation,
+        )
+
+    def remember(self, phrase: str, matches: Remembered) -> None:
+        self.save(phrase, matches)
 
 
 def _facets_in_sql(
