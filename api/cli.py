@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not harvest the sources on their schedules here (run `terracat scheduler` elsewhere)",
     )
+    _partition_options(sub, "its scheduler harvests")
 
     sub = command(
         "scheduler",
@@ -106,25 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "foreground, until Ctrl-C or SIGTERM",
     )
     sub.add_argument("--config", default=default_config)
-    sub.add_argument(
-        "--pole",
-        dest="poles",
-        action="append",
-        default=[],
-        type=_poles,
-        metavar="POLE[,POLE...]",
-        help="harvest only the sources of these poles (with --sources: those too); repeatable; replaces "
-        "harvest.partition of the config. Several schedulers with disjoint partitions share one store",
-    )
-    sub.add_argument(
-        "--sources",
-        dest="partition_sources",
-        action="append",
-        default=[],
-        type=_ids,
-        metavar="ID[,ID...]",
-        help="harvest only these sources (with --pole: those of the poles too); repeatable",
-    )
+    _partition_options(sub, "harvest")
     sub.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # stop when this process is gone
 
     sub = command("demo", _demo, "harvest the bundled demo sources, then serve the catalogue")
@@ -172,6 +155,29 @@ def _server_options(sub: argparse.ArgumentParser, *, workers: int, default: str)
         type=_positive,
         default=workers,
         help=f"server processes answering on the port (default: {default}; 1: a single process)",
+    )
+
+
+def _partition_options(sub: argparse.ArgumentParser, harvests: str) -> None:
+    """``--pole`` and ``--sources``: the partition of the sources a scheduler harvests."""
+    sub.add_argument(
+        "--pole",
+        dest="poles",
+        action="append",
+        default=[],
+        type=_poles,
+        metavar="POLE[,POLE...]",
+        help=f"{harvests} only the sources of these poles (with --sources: those too); repeatable; replaces "
+        "harvest.partition of the config. Several schedulers with disjoint partitions share one store",
+    )
+    sub.add_argument(
+        "--sources",
+        dest="partition_sources",
+        action="append",
+        default=[],
+        type=_ids,
+        metavar="ID[,ID...]",
+        help=f"{harvests} only these sources (with --pole: those of the poles too); repeatable",
     )
 
 
@@ -375,9 +381,18 @@ def _serve(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     # Even with no source scheduled yet: one the admin API schedules is harvested without a restart.
     scheduled = args.scheduler
+    if not scheduled and (args.poles or args.partition_sources):
+        print(
+            "error: --pole and --sources choose what the scheduler harvests: not with --no-scheduler",
+            file=sys.stderr,
+        )
+        return 2
+    partition = _partition(args, settings)
     if scheduled and args.workers > 1:
         command = [sys.executable, "-m", "api.cli", *(["-v"] if args.verbose else [])]
         command += ["scheduler", "--config", args.config, "--parent-pid", str(os.getpid())]
+        command += [f"--pole={','.join(poles)}" for poles in args.poles]
+        command += [f"--sources={','.join(ids)}" for ids in args.partition_sources]
         process = subprocess.Popen(command)
         try:
             _start_server(settings, args)
@@ -387,7 +402,7 @@ def _serve(args: argparse.Namespace) -> int:
     elif scheduled:
         with ExitStack() as scheduler:
             try:
-                scheduler.enter_context(running_scheduler(settings, args.config))
+                scheduler.enter_context(running_scheduler(settings, args.config, partition))
             except Exception:  # an unreadable index or ledger: /health says so; searches go on meanwhile
                 logging.getLogger(__name__).exception("the scheduler cannot start: no scheduled harvest here")
             _start_server(settings, args)

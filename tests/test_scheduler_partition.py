@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from werkzeug.routing import Map
 from werkzeug.test import Client
 
@@ -43,6 +44,7 @@ from tests.test_scheduler import (
     write_config,
     write_overrides,
 )
+from tests.test_serve_workers import terracat_serve
 
 TOKEN = "token-of-the-test-admin-0123456789"
 
@@ -59,6 +61,12 @@ def folders(tmp_path: Path, demo_records: Path, count: int) -> list[Path]:
 
 def folder(source_id: str, pole: str, path: Path, **options: Any) -> dict[str, Any]:
     return {"id": source_id, "pole": pole, "protocol": "directory", "path": str(path), **options}
+
+
+def soon(seconds: int = 4) -> str:
+    """A daily cron whose next fire is ``seconds`` from now."""
+    fire = datetime.now(UTC) + timedelta(seconds=seconds)
+    return f"{fire.second} {fire.minute} {fire.hour} * * *"
 
 
 def config_lines(path: Path, text: str) -> list[int]:
@@ -134,6 +142,40 @@ def test_terracat_scheduler_refuses_an_unknown_pole_or_source(
     assert main(["scheduler", "--config", str(path), "--sources", "a1", "--sources", "a3,a2"]) == 2
     said = capsys.readouterr().err
     assert said == f"error: --sources: no source 'a3' in {path} (configured: a1, a2)\n"
+
+
+def test_terracat_serve_takes_a_partition_for_its_scheduler(
+    tmp_path: Path, demo_records: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``terracat serve --pole/--sources``: its scheduler harvests that partition, in the server process
+    (``/health`` says which) or, with several server processes, in the scheduler process it starts."""
+    one, two = folders(tmp_path, demo_records, 2)
+
+    every_second = "* * * * * *"
+    path = write_config(
+        tmp_path,
+        folder("a1", "ODATIS", one, schedule=every_second),
+        folder("b1", "AERIS", two, schedule=every_second),
+    )
+    settings = config.load(path)
+    with terracat_serve(path, "--workers", "1", "--pole", "aeris") as (_, url):
+        check = requests.get(f"{url}/health", timeout=10).json()["checks"]["scheduler"]
+        assert check["partition"] == {"poles": ["AERIS"], "sources": []}
+        wait_for(lambda: len(finished(settings, "b1")) >= 2)
+        assert finished(settings, "b1")[0].status == "succeeded"
+        assert runs(settings, "a1") == []  # fired as often, had it been scheduled here
+
+    harvested = len(runs(settings, "b1"))
+    with terracat_serve(path, "--workers", "2", "--sources", "a1") as _:
+        wait_for(lambda: len(finished(settings, "a1")) >= 2)
+        assert finished(settings, "a1")[0].status == "succeeded"
+        assert len(runs(settings, "b1")) == harvested
+
+    assert main(["serve", "--config", str(path), "--no-scheduler", "--pole", "aeris"]) == 2
+    said = capsys.readouterr().err
+    assert said == "error: --pole and --sources choose what the scheduler harvests: not with --no-scheduler\n"
+    assert main(["serve", "--config", str(path), "--sources", "c1"]) == 2
+    assert capsys.readouterr().err == f"error: --sources: no source 'c1' in {path} (configured: a1, b1)\n"
 
 
 # --- a partition applied while the config changes ------------------------------------------------------
@@ -266,9 +308,7 @@ def test_two_scheduler_processes_with_disjoint_partitions_share_one_store(
     try:
         assert "scheduler running 2 of 4 sources (poles: ODATIS), following" in wait_for(odatis.started)
         assert "scheduler running 2 of 4 sources (poles: AERIS; sources: b2)" in wait_for(others.started)
-        # One fire, a few seconds from now, for every source: each process reschedules its own.
-        fire = datetime.now(UTC) + timedelta(seconds=5)
-        configure(f"{fire.second} {fire.minute} {fire.hour} * * *")
+        configure(soon(5))  # one fire for every source: each process reschedules its own
         wait_for(lambda: all(finished(settings, sid) for sid in poles), timeout=40)
         odatis.stop()
         others.stop()
