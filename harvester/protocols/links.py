@@ -18,7 +18,10 @@ Why it works the way it does:
   an earlier request, a page holding the very objects of an earlier one (next links with ever new tokens
   that go round in a loop), next links that bring new objects past the total or ``max_records``
   (``bounds``), an empty page although the total says more remain, a page that is not JSON or not a
-  FeatureCollection. The harvest then knows its listing is incomplete and deletes nothing.
+  FeatureCollection. The harvest then knows its listing is incomplete and deletes nothing. That last page
+  is handed over without a checkpoint (``Listed.failed``), so the next run reads it again and follows its
+  next link afresh: were it taken as the end of its collection, the next run would go on with the next
+  collection, and the items after it would never be listed (nor their old versions replaced).
 - Downloads run in a background thread, one request in flight: the next page is requested as soon as
   this one is parsed, before it is handed over, so the download overlaps the caller's work on it.
 - Each page is parsed once; every object becomes its own record: its JSON re-encoded without the
@@ -230,6 +233,9 @@ class Listed:
     notes: list[str]
     next: Request | None  # the request for the next page (already sent)
     unsettled: str | None = None  # ``Page.unsettled``
+    # The listing stops with an error after this page (``next`` is then ``None``): it is not over, and
+    # this page is no place to continue from.
+    failed: bool = False
 
 
 class Listing:
@@ -293,7 +299,15 @@ class Listing:
         download = None if following is None else self._submit(following, number + 1)
         log.debug("%s: %d %s of %s", response.where, len(objects), self.member, matched)
         listed = Listed(
-            objects, number, matched, self.received, len(response.content), notes, following, self.unsettled
+            objects,
+            number,
+            matched,
+            self.received,
+            len(response.content),
+            notes,
+            following,
+            self.unsettled,
+            failed=failure is not None,
         )
         return listed, download, failure
 
@@ -544,7 +558,8 @@ class ItemPages:
     and this collection's ``numberMatched``. A collection that ends short of its total thus keeps the
     harvest from deleting on its strength. A resumed next link the server refuses (an expired token)
     starts its collection again, and a filter it refuses is dropped: both noted (``search.notes``),
-    never a failed harvest."""
+    never a failed harvest. A page after which the listing fails (``Listed.failed``) has no checkpoint:
+    the one before it stands, and the next run reads that page again."""
 
     client: JsonClient
     source: Source
@@ -597,7 +612,10 @@ class ItemPages:
         for listed in listing.pages():
             self.search.applied = self.search.applied or filtered
             total = listed.matched if listed.matched is not None else total
-            if listed.next is None:  # the listing is over: its total counts in those of the next ones
+            checkpoint: ItemsCheckpoint | None = None
+            if listed.failed:  # not over: the next run continues from the checkpoint before this page
+                matched = None if total is None else self.announced + total
+            elif listed.next is None:  # the listing is over: its total counts in those of the next ones
                 self.announced += total if total is not None else listed.received
                 matched = None if total is None else self.announced
                 checkpoint = ItemsCheckpoint(list(self.collections[index + 1 :]), self.announced)
@@ -617,7 +635,7 @@ class ItemPages:
                 position=f"{label} page {listed.number}",
                 received_bytes=listed.received_bytes,
                 notes=notes,
-                checkpoint=checkpoint.to_dict(),
+                checkpoint=None if checkpoint is None else checkpoint.to_dict(),
                 unsettled=listed.unsettled,
             )
 

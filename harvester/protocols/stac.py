@@ -250,7 +250,9 @@ class _Api:
     def _page(self, listed: Listed, page_records: list[RawRecord], collections: list[str]) -> Page:
         notes, self.notes = [*self.notes, *listed.notes], []
         checkpoint, matched = None, listed.matched
-        if listed.next is None:  # the items stage starts after this page
+        # the items stage starts after this page; not after one that ends the listing with an error, which
+        # would leave the collections after it out of the listing (and their items)
+        if listed.next is None and not listed.failed:
             self.announced = matched = listed.matched if listed.matched is not None else listed.received
             checkpoint = ItemsCheckpoint(list(collections), self.announced).to_dict()
         return Page(
