@@ -304,8 +304,9 @@ class HarvestRun:
 
     def _delete_unseen(self, summary: RunSummary, unsettled: str | None) -> None:
         """After a complete full listing: delete the source's records it did not see, within the guards.
-        A listing whose pages shifted under it (``unsettled``) may have skipped records the source
-        still holds: it deletes nothing, and the next stable full listing deletes what is really gone."""
+        A listing whose pages shifted under it, or that ended on an empty page with a next link
+        (``unsettled``), may have missed records the source still holds: it deletes nothing, and the
+        next full listing without such doubt deletes what is really gone."""
         assert summary.run_id is not None
         indexed = self.store.ids(self.source.id)
         unseen = sorted(indexed - self.ledger.seen(self.source.id))
@@ -321,8 +322,8 @@ class HarvestRun:
             return
         if unsettled:
             summary.notes.append(
-                f"{len(unseen)} record(s) not seen but none deleted: {unsettled}, so the pages may have "
-                "shifted past records the source still holds; the next full harvest deletes them"
+                f"{len(unseen)} record(s) not seen but none deleted: {unsettled}, so the listing may have "
+                "missed records the source still holds; the next full harvest deletes what is gone"
             )
             return
         ratio = len(unseen) / len(indexed)

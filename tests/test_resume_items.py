@@ -355,6 +355,42 @@ def test_failure_on_the_first_page_of_the_next_collection(harness: Harness) -> N
     assert asked[0] == (collection, 1), asked
 
 
+# --- an empty page with a next link and no total: the listing ends there, and deletes nothing ----------
+
+
+def without_total(reply: Reply) -> Reply:
+    """The page without its total (``numberMatched``, or the STAC context extension's)."""
+    status, content, headers = reply
+    document = {k: v for k, v in json.loads(content).items() if k not in ("numberMatched", "context")}
+    return status, json.dumps(document).encode(), headers
+
+
+def test_an_empty_page_without_a_total_ends_the_listing_but_deletes_nothing(harness: Harness) -> None:
+    """Nothing tells whether items remain behind the empty page's next link: the run ends its listing
+    there (succeeded) but deletes none of the records it did not see."""
+    h = harness
+    h.clean_start()
+    collection = target(h.server)
+
+    def fault(page: int, request: Request, reply: Reply) -> Reply | None:
+        asked = items_page(h.server, request)
+        if asked is None:
+            return None
+        return emptied(without_total(reply)) if asked == (collection, 2) else without_total(reply)
+
+    h.server.arm(fault)
+    run = h.harvest(full=True)
+    assert run.status == "succeeded" and run.listing_complete, run.line()
+    unseen = len(collections_of(h.server)[collection]) - 1  # its first page only was listed
+    assert run.notes == [
+        f"{unseen} record(s) not seen but none deleted: items of {collection}: an empty page with a next link"
+        " ended the listing (features received before it: 1), so the listing may have missed records the"
+        " source still holds; the next full harvest deletes what is gone"
+    ]
+    assert not h.ledger.events(run.run_id, "deleted") and run.counts["deleted"] == 0
+    assert h.store.count(SOURCE_ID) == h.server.held()  # nothing lost
+
+
 # --- the STAC collections listed before the items: a failure there ends the run, not the collections ----
 
 

@@ -380,9 +380,13 @@ class Listing:
                     f"no {self.member} although numberMatched={matched} (received {self.received} of "
                     f"{matched}); stopping instead of following the next link"
                 )
-            notes.append(
-                f"an empty page with a next link: the listing ends here ({self.received} {self.member})"
+            # Without a total, nothing tells whether objects remain behind the link: the listing ends
+            # here, and grounds no deletion (``Page.unsettled``).
+            self.unsettled = (
+                f"{self.label}: an empty page with a next link ended the listing ({self.member} received"
+                f" before it: {self.received})"
             )
+            notes.append(self.unsettled)
             return None
         most = self.client.source.max_records
         reason = overrun(
