@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --full: delete unlisted records even beyond max_delete_ratio (after checking the source)",
     )
+    sub.add_argument(
+        "--restart",
+        action="store_true",
+        help="drop the listing an interrupted or failed run left open (by default the next run continues it"
+        " from its checkpoint) and list anew",
+    )
 
     sub = command(
         "reindex",
@@ -240,7 +246,14 @@ def _harvest(args: argparse.Namespace) -> int:
         print("error: --confirm-delete goes with --full (only a full listing deletes)", file=sys.stderr)
         return 2
     with _stopped_by_signals() as stop:
-        summaries = harvest(settings, sources, full=args.full, confirm_delete=args.confirm_delete, stop=stop)
+        summaries = harvest(
+            settings,
+            sources,
+            full=args.full,
+            confirm_delete=args.confirm_delete,
+            stop=stop,
+            restart=args.restart,
+        )
     return 0 if all(s.status == "succeeded" for s in summaries) else 1
 
 
@@ -282,11 +295,12 @@ def harvest(
     full: bool = False,
     confirm_delete: bool = False,
     stop: threading.Event | None = None,
+    restart: bool = False,
 ) -> list[RunSummary]:
     """Harvest sources, ``settings.harvest.parallel`` at a time, printing one summary line per source as
     it ends. Progress bars are drawn when a single source is harvested on a terminal. Once ``stop`` is
     set, the runs under way stop at their next page boundary (status ``stopped``) and the sources still
-    waiting are not begun (a line says so)."""
+    waiting are not begun (a line says so). ``restart``: each drops the listing its source left open."""
     printing = threading.Lock()
     options = settings.harvest
     stop = stop if stop is not None else threading.Event()
@@ -309,6 +323,7 @@ def harvest(
                 confirm_delete=confirm_delete,
                 thesaurus=thesaurus,
                 stop=stop,
+                restart=restart,
             ).execute()
 
         summary = _with_progress(source, execute) if len(sources) == 1 else execute(None)

@@ -129,8 +129,13 @@ class HarvestRun:
         confirm_delete: bool = False,
         thesaurus: Thesaurus | None = None,
         stop: threading.Event | None = None,
+        restart: bool = False,
     ):
+        """``restart``: drop the source's interrupted listing, if any, and list anew (a listing whose
+        checkpoint keeps failing where a new listing would not: a resumed link the server keeps
+        answering with an error, say)."""
         self.source = source
+        self.restart = restart
         # Set by another thread to stop the run at the next page boundary.
         self.stop = stop if stop is not None else threading.Event()
         self._deadline: float | None = None
@@ -290,7 +295,12 @@ class HarvestRun:
         unless the run is full or the source was never listed completely."""
         assert summary.run_id is not None
         open_listing = self.ledger.listing(self.source.id)
-        if open_listing is not None and (open_listing.kind == "full" or not self.full):
+        if open_listing is not None and self.restart:
+            summary.notes.append(
+                f"the {open_listing.kind} listing run #{open_listing.run_id} left open was dropped (restart):"
+                " listing anew"
+            )
+        elif open_listing is not None and (open_listing.kind == "full" or not self.full):
             summary.kind = open_listing.kind
             summary.resumed_from = open_listing.run_id
             return open_listing

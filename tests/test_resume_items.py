@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from api.cli import main
 from catalogue.query import Query
 from catalogue.record import Record
 from catalogue.store import Store, open_store
@@ -353,6 +354,42 @@ def test_failure_on_the_first_page_of_the_next_collection(harness: Harness) -> N
     asked = h.asked(mark)
     h.check([failed.run_id, continued.run_id])
     assert asked[0] == (collection, 1), asked
+
+
+# --- a listing that keeps failing at its checkpoint: `terracat harvest --restart` lists anew ------------
+
+
+def test_a_listing_left_open_is_dropped_by_a_restart(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failed run's checkpoint fails again in the next run; ``terracat harvest --full --restart``
+    drops that listing, lists the source from its first page, and ends with its catalogue."""
+    h = harness
+    h.clean_start()
+    collection = target(h.server)
+    h.fail_on({(collection, 2)}, ANSWERS["http-500"], times=4)  # two runs, each asking twice (a retry)
+    failed = h.harvest(full=True)
+    failed_run(failed, f"items of {collection} page 2")
+    again = h.harvest(full=True)
+    failed_run(again, f"items of {collection} page 2")
+    assert again.resumed_from == failed.run_id
+    config = h.folder / "terracat.yaml"
+    source = {"id": SOURCE_ID, "pole": "THEIA", "protocol": h.source.protocol, "format": h.source.format}
+    source |= {"url": h.source.url, "page_size": PAGE_SIZE, "timeout": 5.0, "retries": 1}
+    config.write_text(
+        "store: {backend: sqlite, path: catalogue.db}\nharvest: {ledger: harvest.db}\n"
+        f"sources:\n  - {json.dumps(source)}\n",
+        encoding="utf-8",
+    )
+    mark = len(h.server.received)
+    assert main(["harvest", "--config", str(config), "--full", "--restart"]) == 0, capsys.readouterr()
+    restarted = h.ledger.runs(SOURCE_ID)[0]
+    assert restarted.status == "succeeded" and restarted.listing_complete and restarted.resumed_from is None
+    assert restarted.notes == [
+        f"the full listing run #{failed.run_id} left open was dropped (restart): listing anew"
+    ]
+    assert h.asked(mark)[0] == (next(iter(collections_of(h.server))), 1)  # from the first page
+    h.check([restarted.id])
 
 
 # --- an empty page with a next link and no total: the listing ends there, and deletes nothing ----------
