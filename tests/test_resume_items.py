@@ -218,6 +218,16 @@ def resumed(h: Harness, failed: RunSummary | int, *, disarm: bool = True) -> Run
     return run
 
 
+def continued(h: Harness, failed: RunSummary) -> list[tuple[str, int]]:
+    """The next run continues the listing of the run ``failed`` and completes it, with the source's
+    catalogue (``Harness.check``); the item pages it asked for."""
+    mark = len(h.server.received)
+    run = resumed(h, failed)
+    asked = h.asked(mark)  # before the check's own harvest of the source
+    h.check([failed.run_id, run.run_id])
+    return asked
+
+
 def failed_run(run: RunSummary, *where: str) -> None:
     assert run.status == "failed" and not run.listing_complete and run.error, run.line()
     assert all(text in run.error for text in where), run.error
@@ -236,10 +246,7 @@ def test_failure_in_a_collection_then_resumed(harness: Harness, fault: str) -> N
     failed = h.harvest(full=True)
     failed_run(failed, f"items of {collection} page 2")
     assert h.asked(mark)[-1] == (collection, 2)  # the listing stopped there
-    mark = len(h.server.received)
-    continued = resumed(h, failed)
-    asked = h.asked(mark)
-    h.check([failed.run_id, continued.run_id])
+    asked = continued(h, failed)
     # it went on from the page that failed, not from the collection's start nor the next collection
     assert asked[0] == (collection, 2), asked
 
@@ -331,11 +338,10 @@ def test_stopped_after_the_last_page_of_a_collection(harness: Harness, where: st
     following = ids[ids.index(collection) + 1 :]
     assert listing.checkpoint["collections"] == following and listing.checkpoint["next"] is None
     mark = len(h.server.received)
-    continued = resumed(h, stopped)
-    asked = h.asked(mark)
-    h.check([stopped.run_id, continued.run_id])
-    assert asked == [(c, n + 1) for c in following for n in range(len(collections_of(h.server)[c]))]
-    assert continued.received == h.server.held() - last
+    run = resumed(h, stopped)
+    assert h.asked(mark) == [(c, n + 1) for c in following for n in range(len(collections_of(h.server)[c]))]
+    assert run.received == h.server.held() - last
+    h.check([stopped.run_id, run.run_id])
 
 
 def test_failure_on_the_first_page_of_the_next_collection(harness: Harness) -> None:
@@ -349,10 +355,7 @@ def test_failure_on_the_first_page_of_the_next_collection(harness: Harness) -> N
     listing = h.ledger.listing(SOURCE_ID)
     assert listing is not None and listing.checkpoint is not None
     assert listing.checkpoint["collections"][0] == collection and listing.checkpoint["next"] is None
-    mark = len(h.server.received)
-    continued = resumed(h, failed)
-    asked = h.asked(mark)
-    h.check([failed.run_id, continued.run_id])
+    asked = continued(h, failed)
     assert asked[0] == (collection, 1), asked
 
 
@@ -451,8 +454,7 @@ def test_collections_listing_failing_midway(tmp_path: Path) -> None:
         server.arm(looping)
         failed = h.harvest(full=True)
         failed_run(failed, "collections page 2", "repeats the request of page 2")
-        continued = resumed(h, failed)
-        h.check([failed.run_id, continued.run_id])
+        continued(h, failed)
     finally:
         server.disarm()
         server.close()
